@@ -1,0 +1,33 @@
+"""Which fee a provider charged: the rule in force on the payment's local date."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+
+from core.money import percent_of
+from payments.models import FeeRule
+
+_CURRENCY_TIMEZONE = {"PHP": ZoneInfo("Asia/Manila"), "MYR": ZoneInfo("Asia/Kuala_Lumpur")}
+
+
+def local_date(moment: datetime, currency: str) -> date:
+    """Return the calendar date of ``moment`` where the currency's buyers live."""
+    return moment.astimezone(_CURRENCY_TIMEZONE[currency]).date()
+
+
+def feerule_in_force(*, method_type: str, currency: str, on: date) -> FeeRule | None:
+    """Return the fee rule for a method in force on a date, or None when none is."""
+    return (
+        FeeRule.objects.filter(method_type=method_type, currency=currency, effective_from__lte=on)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=on))
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+def fee_compute(*, rule: FeeRule | None, amount_minor: int) -> int:
+    """Return the fee a rule charges on an amount (percentage rounded half up, plus the fixed)."""
+    if rule is None:
+        return 0
+    return percent_of(amount_minor, rule.percent_basis_points) + rule.fixed_minor

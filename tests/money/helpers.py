@@ -1,0 +1,66 @@
+"""Small builders shared by the money tests: a paid submission, credit, an audit summary."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from audit.models import AuditEvent
+from payments.models import Payment, Submission
+from payments.money import services as money
+from wallet.models import CreditGrant
+from wallet.services import wallet_grant_credit
+
+PAID_AT = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+def record(
+    submissions: list[tuple[Submission, int]],
+    amount_minor: int,
+    *,
+    actor: Any = None,
+    key: str = "pay-1",
+    method_type: str = "gcash",
+    source: str = Payment.Source.MANUAL,
+    paid_at: datetime = PAID_AT,
+) -> Payment:
+    first = submissions[0][0]
+    return money.payment_record(
+        actor=actor or first.group_order.owner,
+        buyer=first.buyer,
+        group_order=first.group_order,
+        currency=first.currency,
+        amount_minor=amount_minor,
+        method_type=method_type,
+        source=source,
+        paid_at=paid_at,
+        idempotency_key=key,
+        allocations=submissions,
+        reference="1234567890123",
+    )
+
+
+def grant(
+    buyer: Any,
+    issuer: Any,
+    amount_minor: int,
+    *,
+    key: str,
+    expires_at: datetime | None = None,
+    kind: str = CreditGrant.Kind.GOODWILL,
+    currency: str = "PHP",
+) -> CreditGrant:
+    return wallet_grant_credit(
+        actor=issuer,
+        buyer=buyer,
+        issuer=issuer,
+        currency=currency,
+        amount_minor=amount_minor,
+        kind=kind,
+        description="Sorry for the delay",
+        idempotency_key=key,
+        expires_at=expires_at,
+    )
+
+
+def actions() -> list[str]:
+    """Return the audit actions written so far, oldest first."""
+    return list(AuditEvent.objects.order_by("id").values_list("action", flat=True))

@@ -1,0 +1,24 @@
+"""Every periodic job is declared once (config/celery.py) and lands in the editable schedule."""
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from config.celery import app
+
+
+# The scheduler closes stale connections as beat does, so it needs real transactions.
+@pytest.mark.django_db(transaction=True)
+def test_beat_copies_every_declared_schedule_into_the_admin_editable_table() -> None:
+    DatabaseScheduler(app=app, lazy=False)
+    stored = dict(PeriodicTask.objects.values_list("name", "task"))
+    for name, entry in app.conf.beat_schedule.items():
+        assert stored[name] == entry["task"]
+    assert stored["outbox-drain"] == "outbox.drain"
+    assert stored["webhooks-deliver-due"] == "webhooks.deliver_due"
+
+
+def test_every_scheduled_task_exists() -> None:
+    app.loader.import_default_modules()
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks, entry["task"]

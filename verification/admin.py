@@ -1,0 +1,647 @@
+"""Admin for payment proofs: read-only, scoped like submissions; files open via the proof view."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from core.admin_scoping import ScopedAdmin
+from core.money import format_money
+from payments.method_templates import MethodType
+from payments.selectors import grouporder_list_for_user
+from verification.decisions import (
+    DecisionResult,
+    submission_approve,
+    submission_reject,
+    submissions_decide_bulk,
+    summarize,
+)
+from verification.models import (
+    ConfidenceBand,
+    Flag,
+    PaymentProof,
+    ProofReview,
+    RejectReason,
+    ReviewState,
+)
+from verification.selectors import (
+    QueueFilters,
+    proof_list_for_user,
+    review_get_for_user,
+    review_history_for_submission,
+    review_list_for_user,
+    review_next_awaiting,
+    review_queue_page,
+    user_may_verify,
+    user_may_verify_any,
+)
+from verification.services import expected_amounts
+from verification.stats import PERIODS, chart_svg_bars, reason_label, verification_stats
+from verification.triple_match import statement_confirmation_for_submissions
+
+
+@admin.register(PaymentProof)
+class PaymentProofAdmin(ScopedAdmin):
+    scope_selector = staticmethod(proof_list_for_user)
+    list_display = (
+        "id",
+        "submission",
+        "created_at",
+        "analysis_status",
+        "provider",
+        "reference",
+        "amount_minor",
+        "confidence",
+        "suggestion",
+        "flag_list",
+        "scan_status",
+    )
+    list_select_related = ("submission",)
+    list_filter = ("analysis_status", "suggestion", "provider", "scan_status")
+    # Reference and SHA-256 are indexed; they are what a GOM pastes when chasing a duplicate.
+    search_fields = ("reference", "sha256", "submission__code")
+    ordering = ("-created_at", "-id")
+    readonly_fields = [field.name for field in PaymentProof._meta.fields] + [
+        "file_link",
+        "duplicate_links",
+    ]
+    fieldsets = (
+        (
+            "Upload",
+            {
+                "fields": (
+                    "submission",
+                    "uploaded_by",
+                    "created_at",
+                    "file_link",
+                    "original_name",
+                    "original_type",
+                    "content_type",
+                    "size_bytes",
+                    "sha256",
+                    "perceptual_hash",
+                    "width",
+                    "height",
+                    "scan_status",
+                )
+            },
+        ),
+        (
+            "What the agent read",
+            {
+                "fields": (
+                    "analysis_status",
+                    "analysis_reason",
+                    "provider",
+                    "reference",
+                    "amount_minor",
+                    "currency",
+                    "paid_at",
+                    "recipient",
+                    "confidence",
+                    "suggestion",
+                    "flags",
+                    "duplicate_links",
+                    "hints",
+                    "duplicate_of",
+                    "analyzed_at",
+                    "raw_text",
+                )
+            },
+        ),
+    )
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="flags")
+    def flag_list(self, proof: PaymentProof) -> str:
+        return ", ".join(proof.flag_codes)
+
+    @admin.display(description="duplicates")
+    def duplicate_links(self, proof: PaymentProof) -> str:
+        # Links to the other submission; the admin's own scoping decides whether it opens.
+        links = [
+            format_html(
+                '{}: <a href="{}">{}</a>',
+                flag["code"],
+                reverse("admin:payments_submission_change", args=[flag["submission"]]),
+                flag.get("submission_code", flag["submission"]),
+            )
+            for flag in proof.flags or []
+            if "submission" in flag
+        ]
+        return format_html_join(", ", "{}", ((link,) for link in links)) if links else "-"
+
+    @admin.display(description="file")
+    def file_link(self, proof: PaymentProof) -> str:
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">open proof</a>',
+            reverse("verification:proof-file", args=[proof.pk]),
+        )
+
+
+# --- The verification dashboard: queue, review page, bulk decisions, stats.
+
+
+class ReviewDecisionForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject"), ("reupload", "Ask for a new proof")]
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    amount = forms.DecimalField(
+        label="Amount received",
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        max_digits=14,
+        help_text="Read from the proof; change it when the buyer paid a different amount.",
+    )
+    reason_code = forms.ChoiceField(
+        label="Reason", choices=[("", "—"), *list(RejectReason.choices)], required=False
+    )
+    reason_text = forms.CharField(
+        label="Note to the buyer",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") in ("reject", "reupload") and not (
+            data.get("reason_code") or (data.get("reason_text") or "").strip()
+        ):
+            raise forms.ValidationError("Give a reason: choose one or write a note for the buyer.")
+        if data.get("reason_code") == RejectReason.OTHER and not data.get("reason_text"):
+            raise forms.ValidationError("With “other”, write a note for the buyer.")
+        return data
+
+
+class BulkConfirmForm(forms.Form):
+    action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    reason_code = forms.ChoiceField(
+        label="Reason", choices=[("", "—"), *list(RejectReason.choices)], required=False
+    )
+    reason_text = forms.CharField(label="Note to the buyers", required=False, max_length=500)
+
+
+def _minor_from_decimal(amount: Decimal) -> int:
+    # Both currencies of the product (PHP, MYR) have two decimals.
+    return int((amount * 100).to_integral_value())
+
+
+def _row_links() -> dict[str, str]:
+    return {
+        "review": reverse("admin:verification_proofreview_change", args=[0]),
+        "thumbnail": reverse("verification:proof-thumbnail", args=[0]),
+        "submission": reverse("admin:payments_submission_change", args=[0]),
+    }
+
+
+def _render_rows(rows: list[dict[str, Any]], *, may_verify: bool, query: str) -> str:
+    """Render the queue's rows in Python: the template engine costs about a millisecond a row.
+
+    Every value is escaped here (``escape``); the result is marked safe once.
+    """
+    html = []
+    for row in rows:
+        review, submission, proof = row["review"], row["submission"], row["proof"]
+        code = escape(submission.code)
+        select = ""
+        if may_verify:
+            disabled = "" if review.state == ReviewState.AWAITING else " disabled"
+            select = (
+                f'<td><input type="checkbox" name="selected" value="{submission.pk}"'
+                f' aria-label="Select {code}"{disabled}></td>'
+            )
+        flags = " ".join(f'<span class="badge flag">{escape(code)}</span>' for code in review.flags)
+        if row.get("confirmed_by_statement"):
+            flags = '<span class="badge ok">confirmed by statement</span> ' + flags
+        duplicates = " ".join(
+            f'<a href="{escape(d["url"])}">{escape(d["label"])}</a>' for d in row["duplicates"]
+        )
+        method = submission.payment_method.display_name if submission.payment_method else ""
+        confidence = review.confidence if review.confidence is not None else "—"
+        suggestion = (
+            ' <span class="badge ok">suggest approve</span>'
+            if review.suggestion == "approve"
+            else ""
+        )
+        decided = (
+            f"<br><small>{escape(str(review.decided_by))}</small>" if review.decided_by_id else ""
+        )
+        amount_class = "amount-ok" if row["amount_matches"] else "amount-bad"
+        html.append(
+            f'<tr class="queue-row" data-submission="{submission.pk}" data-code="{code}">{select}'
+            f'<td><a href="{escape(row["review_url"])}?{escape(query)}" class="open-proof">'
+            f'<img class="thumb" src="{escape(row["thumbnail_url"])}" alt="Proof of {code}"'
+            f' width="48" height="64" loading="lazy"> {code}</a></td>'
+            f"<td>{escape(review.buyer_name)}<br><small>{escape(review.buyer_email)}</small></td>"
+            f"<td>{escape(review.group_order.title)}</td><td>{escape(row['due'])}</td>"
+            f'<td class="{amount_class}">{escape(row["read"])}</td>'
+            f"<td>{escape(proof.provider or '—')}<br><small>{escape(method)}</small></td>"
+            f"<td>{escape(review.reference or '—')}</td>"
+            f"<td>{escape(str(confidence))}{suggestion}</td><td>{flags} {duplicates}</td>"
+            f"<td>{escape(row['age'])}</td>"
+            f"<td>{escape(str(review.get_state_display()))}{decided}</td></tr>"
+        )
+    return mark_safe("".join(html))  # noqa: S308 - every value above went through escape()
+
+
+def _options(choices: list[tuple[Any, str]], selected: object) -> str:
+    chosen = str(selected)
+    return mark_safe(  # noqa: S308 - values and labels go through escape()
+        "".join(
+            f'<option value="{escape(str(value))}"'
+            f"{' selected' if str(value) == chosen else ''}>{escape(str(label))}</option>"
+            for value, label in choices
+        )
+    )
+
+
+def _age(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
+def _result_rows(results: list[DecisionResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "submission_id": result.submission_id,
+            "code": result.submission_code,
+            "outcome": result.outcome,
+            "message": result.message,
+            "done": result.is_done,
+        }
+        for result in results
+    ]
+
+
+@admin.register(ProofReview)
+class ProofReviewAdmin(admin.ModelAdmin):
+    """The verification queue. Its pages are custom views (get_urls), scoped by the selectors."""
+
+    list_display = ("proof", "submission_code", "buyer_name", "state", "queued_at")
+    per_page_choices = (20, 50, 100)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return (
+            user.is_superuser
+            or user.has_perm("payments.view_submission")
+            or grouporder_list_for_user(user).exists()
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("", wrap(self.queue_view), name="verification_proofreview_changelist"),
+            path("bulk/", wrap(self.bulk_view), name="verification_proofreview_bulk"),
+            path("stats/", wrap(self.stats_view), name="verification_proofreview_stats"),
+            path("next/", wrap(self.next_view), name="verification_proofreview_next"),
+            path("<int:proof_id>/", wrap(self.review_view), name="verification_proofreview_change"),
+        ]
+
+    def _context(self, request: HttpRequest, **extra: Any) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "app_label": self.model._meta.app_label,
+            **extra,
+        }
+
+    def _guard(self, request: HttpRequest) -> None:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+
+    # The queue -----------------------------------------------------------------------------
+
+    def queue_view(self, request: HttpRequest) -> HttpResponse:
+        self._guard(request)
+        filters = QueueFilters.from_params(request.GET)
+        try:
+            page_number = int(request.GET.get("page", "1"))
+            per_page = int(request.GET.get("per_page", "50"))
+        except ValueError:
+            page_number, per_page = 1, 50
+        per_page = per_page if per_page in self.per_page_choices else 50
+        page = review_queue_page(request.user, filters, page=page_number, per_page=per_page)
+        may_verify = user_may_verify_any(request.user)
+        orders = list(
+            grouporder_list_for_user(request.user).order_by("title").values("pk", "title")
+        )
+        params = filters.as_params()
+        links = _row_links()
+        rows = [self._row(review, links) for review in page.rows]
+        # The triple match: proof, statement line and submission agree (two queries a page).
+        confirmed = statement_confirmation_for_submissions([row["submission"].pk for row in rows])
+        for row in rows:
+            row["confirmed_by_statement"] = row["submission"].pk in confirmed
+        filter_query = urlencode(params)
+        return TemplateResponse(
+            request,
+            "admin/verification/proofreview/queue.html",
+            self._context(
+                request,
+                title="Verification queue",
+                rows=rows,
+                table_rows=_render_rows(rows, may_verify=may_verify, query=filter_query),
+                group_order_options=_options(
+                    [(order["pk"], order["title"]) for order in orders], filters.group_order or ""
+                ),
+                # The app list in the sidebar costs a permission check per model; the queue
+                # page has its own navigation.
+                is_nav_sidebar_enabled=False,
+                page=page,
+                filters=filters,
+                filter_query=filter_query,
+                prev_query=urlencode({**params, "page": page.number - 1, "per_page": per_page}),
+                next_query=urlencode({**params, "page": page.number + 1, "per_page": per_page}),
+                may_verify=may_verify,
+                group_orders=orders,
+                states=[("all", "All"), *list(ReviewState.choices)],
+                methods=list(MethodType.choices),
+                flags=list(Flag.choices),
+                bands=list(ConfidenceBand.choices),
+                suggestions=[
+                    ("approve", "Suggest approval"),
+                    ("review", "Needs a look"),
+                    ("none", "None"),
+                ],
+                per_page=per_page,
+                stream_url=reverse("verification:api-queue-stream"),
+            ),
+        )
+
+    @staticmethod
+    def _row(review: ProofReview, links: dict[str, str] | None = None) -> dict[str, Any]:
+        # Links and money are formatted here, once per row, not by template tags: the queue
+        # renders up to 100 rows and the template engine is the page's main cost.
+        links = links or _row_links()
+        submission, proof = review.submission, review.proof
+        due = (
+            submission.outstanding_minor
+            if review.state == ReviewState.AWAITING
+            else submission.amount_due_minor
+        )
+        duplicates = [
+            {
+                "code": flag["code"],
+                "url": links["submission"].replace("/0/", f"/{flag['submission']}/", 1),
+                "label": flag.get("submission_code", "") or str(flag["submission"]),
+            }
+            for flag in proof.flags or []
+            if "submission" in flag
+        ]
+        return {
+            "review": review,
+            "submission": submission,
+            "proof": proof,
+            "due_minor": due,
+            "due": format_money(due, review.currency),
+            "read_minor": proof.amount_minor,
+            "read": format_money(proof.amount_minor, review.currency)
+            if proof.amount_minor is not None
+            else "—",
+            "amount_matches": proof.amount_minor is not None and proof.amount_minor == due,
+            "duplicates": duplicates,
+            "age": _age(timezone.now() - review.queued_at),
+            "review_url": links["review"].replace("/0/", f"/{review.pk}/", 1),
+            "thumbnail_url": links["thumbnail"].replace("/0/", f"/{review.pk}/", 1),
+        }
+
+    def next_view(self, request: HttpRequest) -> HttpResponse:
+        """Open the oldest proof awaiting a decision (with the queue's filters)."""
+        self._guard(request)
+        filters = QueueFilters.from_params(request.GET)
+        after = None
+        if request.GET.get("after", "").isdigit():
+            after = review_list_for_user(request.user).filter(pk=request.GET["after"]).first()
+        review = review_next_awaiting(request.user, filters, after=after)
+        if review is None and after is not None:
+            review = review_next_awaiting(request.user, filters)
+        query = urlencode(filters.as_params())
+        if review is None:
+            self.message_user(request, "The queue is empty: nothing awaits a decision.")
+            return redirect(reverse("admin:verification_proofreview_changelist") + f"?{query}")
+        return redirect(
+            reverse("admin:verification_proofreview_change", args=[review.pk]) + f"?{query}"
+        )
+
+    # The review page ------------------------------------------------------------------------
+
+    def review_view(self, request: HttpRequest, proof_id: int) -> HttpResponse:
+        self._guard(request)
+        review = review_get_for_user(request.user, proof_id)
+        submission = review.submission
+        may_verify = user_may_verify(request.user, review.group_order_id)
+        filters = QueueFilters.from_params(request.GET)
+        query = urlencode(filters.as_params())
+        proof = review.proof
+        initial_amount = proof.amount_minor or submission.outstanding_minor
+        form = ReviewDecisionForm(
+            request.POST or None,
+            initial={
+                "version": submission.version,
+                "amount": Decimal(initial_amount) / 100,
+            },
+        )
+        if request.method == "POST":
+            if not may_verify:
+                raise PermissionDenied
+            if form.is_valid():
+                result = self._decide(request, review, form.cleaned_data)
+                if result.is_done:
+                    self.message_user(
+                        request, f"{submission.code}: {result.message}", messages.SUCCESS
+                    )
+                    next_url = (
+                        reverse("admin:verification_proofreview_next")
+                        + "?"
+                        + urlencode({**filters.as_params(), "after": review.pk})
+                    )
+                    return redirect(next_url)
+                self.message_user(request, f"{submission.code}: {result.message}", messages.ERROR)
+                return redirect(request.get_full_path())
+        history = list(review_history_for_submission(submission.pk))
+        return TemplateResponse(
+            request,
+            "admin/verification/proofreview/review.html",
+            self._context(
+                request,
+                title=f"Review {submission.code}",
+                review=review,
+                submission=submission,
+                proof=proof,
+                row=self._row(review),
+                form=form,
+                may_verify=may_verify and review.state == ReviewState.AWAITING,
+                earlier=[item for item in history if item.pk != review.pk],
+                history=submission.history.select_related("history_user").order_by("-history_date")[
+                    :20
+                ],
+                expected=expected_amounts(submission),
+                queue_query=query,
+                next_url=reverse("admin:verification_proofreview_next")
+                + "?"
+                + urlencode({**filters.as_params(), "after": review.pk}),
+                reasons=list(RejectReason.choices),
+            ),
+        )
+
+    @staticmethod
+    def _decide(request: HttpRequest, review: ProofReview, data: dict[str, Any]) -> DecisionResult:
+        if data["action"] == "approve":
+            amount = data.get("amount")
+            return submission_approve(
+                actor=request.user,
+                submission_id=review.submission_id,
+                expected_version=data["version"],
+                amount_minor=_minor_from_decimal(amount) if amount is not None else None,
+            )
+        return submission_reject(
+            actor=request.user,
+            submission_id=review.submission_id,
+            expected_version=data["version"],
+            reason_code=data.get("reason_code") or "",
+            reason_text=data.get("reason_text") or "",
+            reupload=data["action"] == "reupload",
+        )
+
+    # Bulk ------------------------------------------------------------------------------------
+
+    def bulk_view(self, request: HttpRequest) -> HttpResponse:
+        """Confirm (count, total, reason), then decide every selected row and show each result."""
+        self._guard(request)
+        if request.method != "POST":
+            return redirect("admin:verification_proofreview_changelist")
+        if not user_may_verify_any(request.user):
+            raise PermissionDenied
+        ids = [int(pk) for pk in request.POST.getlist("selected") if pk.isdigit()]
+        form = BulkConfirmForm(request.POST)
+        if not ids or not form.is_valid():
+            self.message_user(request, "Choose an action and at least one row.", messages.WARNING)
+            return redirect("admin:verification_proofreview_changelist")
+        action = form.cleaned_data["action"]
+        if request.POST.get("confirmed") == "yes":
+            try:
+                results = submissions_decide_bulk(
+                    actor=request.user,
+                    action=action,
+                    submission_ids=ids,
+                    reason_code=form.cleaned_data["reason_code"],
+                    reason_text=form.cleaned_data["reason_text"],
+                )
+            except ValueError as error:
+                form.add_error(None, str(error))
+            else:
+                counts = summarize(results)
+                summary = ", ".join(
+                    f"{count} {outcome.replace('_', ' ')}"
+                    for outcome, count in sorted(counts.items())
+                )
+                done = sum(1 for result in results if result.is_done)
+                self.message_user(
+                    request,
+                    f"{done} of {len(results)} decided ({summary}).",
+                    messages.SUCCESS if done == len(results) else messages.WARNING,
+                )
+                return TemplateResponse(
+                    request,
+                    "admin/verification/proofreview/bulk_results.html",
+                    self._context(
+                        request,
+                        title="Bulk decision: results",
+                        results=_result_rows(results),
+                        action=action,
+                    ),
+                )
+        reviews = list(
+            review_list_for_user(request.user)
+            .filter(submission_id__in=ids, state=ReviewState.AWAITING)
+            .select_related("submission", "proof")
+        )
+        totals: dict[str, int] = {}
+        for review in reviews:
+            amount = review.proof.amount_minor or 0
+            totals[review.currency] = totals.get(review.currency, 0) + amount
+        return TemplateResponse(
+            request,
+            "admin/verification/proofreview/bulk_confirm.html",
+            self._context(
+                request,
+                title=f"{'Approve' if action == 'approve' else 'Reject'} {len(ids)} submissions?",
+                action=action,
+                ids=ids,
+                reviews=reviews,
+                count=len(ids),
+                awaiting=len(reviews),
+                totals=[
+                    format_money(total, currency) for currency, total in sorted(totals.items())
+                ],
+                form=form,
+                reasons=list(RejectReason.choices),
+            ),
+        )
+
+    # Stats -----------------------------------------------------------------------------------
+
+    def stats_view(self, request: HttpRequest) -> HttpResponse:
+        self._guard(request)
+        period = request.GET.get("period", "week")
+        period = period if period in PERIODS else "week"
+        stats = verification_stats(request.user, period=period)
+        today = timezone.localdate()
+        charts = [
+            {"currency": currency, **chart_svg_bars(days, today=today)}
+            for currency, days in sorted(stats["daily_verified"].items())
+        ]
+        return TemplateResponse(
+            request,
+            "admin/verification/proofreview/stats.html",
+            self._context(
+                request,
+                title="Verification statistics",
+                stats=stats,
+                period=period,
+                periods=list(PERIODS),
+                charts=charts,
+                reasons=[
+                    (reason_label(code), count)
+                    for code, count in stats["rejection_reasons"].items()
+                ],
+                median=timedelta(seconds=round(stats["median_seconds_to_decision"]))
+                if stats["median_seconds_to_decision"] is not None
+                else None,
+            ),
+        )

@@ -1,0 +1,202 @@
+"""The buyer's page for one submission: timeline, proofs and what the agent read, money, receipt.
+
+It lives on the verification side because it shows proofs; the money parts come from the
+payments and wallet selectors (dependencies run verification → payments → wallet).
+"""
+
+import hashlib
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import get_language
+
+from payments.models import Submission
+from payments.money.schedule import submission_schedule
+from payments.money.services import PAYABLE_STATES
+from payments.selectors import submission_get_for_buyer, submission_list_for_buyer
+from verification.models import PaymentProof
+from verification.selectors import proof_list_for_submission
+from verification.services import ACCEPTS_PROOF
+from verification.views import ProofUploadForm
+from wallet.models import Wallet
+from wallet.selectors import wallet_list_for_buyer
+
+# A receipt is issued once money has been verified for the submission.
+_RECEIPT_STATES = {
+    Submission.Status.VERIFIED,
+    Submission.Status.PARTIALLY_PAID,
+    Submission.Status.PARTIALLY_REFUNDED,
+    Submission.Status.REFUNDED,
+}
+
+
+def _timeline(submission: Submission) -> list[dict[str, object]]:
+    """Return each status the submission went through, oldest first, from its history."""
+    timeline: list[dict[str, object]] = []
+    for row in submission.history.order_by("history_date", "history_id"):
+        if timeline and timeline[-1]["status"] == row.status:
+            continue
+        timeline.append(
+            {
+                "status": row.status,
+                "label": Submission.Status(row.status).label,
+                "at": row.history_date,
+                "notes": row.verification_notes if row.status == Submission.Status.REJECTED else "",
+            }
+        )
+    return timeline
+
+
+def _store_credit(request: HttpRequest, submission: Submission) -> int:
+    return next(
+        (
+            wallet.balance_minor
+            for wallet in wallet_list_for_buyer(request.user)
+            if wallet.issuer_id == submission.group_order.owner_id
+            and wallet.currency == submission.currency
+        ),
+        0,
+    )
+
+
+# A rendered order page is kept this long at most; its key changes with everything it shows.
+_PAGE_CACHE_SECONDS = 300
+
+
+def _page_fingerprint(buyer: Any, code: str) -> str | None:
+    """One query for everything the order page shows that can change; None when not theirs.
+
+    The page is rendered again only when the submission (its version moves with every state
+    and money change), its latest proof or analysis, the buyer's credit with this GOM, or the
+    order's title and deadline change.
+    """
+    latest_proof = PaymentProof.objects.filter(submission=OuterRef("pk")).order_by("-id")
+    credit = Wallet.objects.filter(
+        buyer=OuterRef("buyer"),
+        issuer=OuterRef("group_order__owner"),
+        currency=OuterRef("currency"),
+    )
+    row = (
+        submission_list_for_buyer(buyer)
+        .filter(code=code)
+        .annotate(
+            proof_id=Subquery(latest_proof.values("pk")[:1]),
+            proof_state=Subquery(latest_proof.values("analysis_status")[:1]),
+            credit=Subquery(credit.values("balance_minor")[:1]),
+        )
+        .values_list(
+            "pk",
+            "version",
+            "updated_at",
+            "proof_id",
+            "proof_state",
+            "credit",
+            "group_order__title",
+            "group_order__payment_deadline",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return hashlib.sha256(repr(row).encode()).hexdigest()[:32]
+
+
+def _page_cache_key(request: HttpRequest, code: str, fingerprint: str) -> str:
+    # The forms carry a CSRF token tied to this browser's cookie: one copy per cookie.
+    csrf = hashlib.sha256(request.COOKIES.get(settings.CSRF_COOKIE_NAME, "").encode()).hexdigest()
+    return f"order-page:{request.user.pk}:{code}:{fingerprint}:{csrf[:16]}:{get_language()}"
+
+
+@login_required
+def submission_status(request: HttpRequest, code: str) -> HttpResponse:
+    """Everything a buyer needs about one order: did it work, what was read, what is next.
+
+    Buyers reload this page while they wait; it is served from the cache until something on
+    it changes (a page with a one-time message is never cached).
+    """
+    fingerprint = _page_fingerprint(request.user, code)
+    if fingerprint is None:
+        raise Http404("No such submission.")
+    # len() reads pending messages without consuming them (iterating would). Without a CSRF
+    # cookie yet, this render sets one, so its forms cannot be reused.
+    cacheable = (
+        len(messages.get_messages(request)) == 0 and settings.CSRF_COOKIE_NAME in request.COOKIES
+    )
+    key = _page_cache_key(request, code, fingerprint)
+    if cacheable and (html := cache.get(key)) is not None:
+        return HttpResponse(html)
+    response = _render_status(request, code)
+    if cacheable:
+        cache.set(key, response.content.decode(), _PAGE_CACHE_SECONDS)
+    return response
+
+
+def _render_status(request: HttpRequest, code: str) -> HttpResponse:
+    submission = submission_get_for_buyer(request.user, code)
+    proofs = list(proof_list_for_submission(submission))
+    credit = _store_credit(request, submission)
+    with timezone.override(submission.group_order.timezone):
+        return render(
+            request,
+            "verification/submission_status.html",
+            {
+                "submission": submission,
+                "order": submission.group_order,
+                "timeline": _timeline(submission),
+                "lines": list(submission.lines.all()),
+                "schedule": submission_schedule(submission),
+                "proofs": proofs,
+                "latest_proof": proofs[0] if proofs else None,
+                "accepts_proof": submission.status in ACCEPTS_PROOF,
+                "upload_form": ProofUploadForm(),
+                "credit_minor": credit,
+                "can_use_credit": credit > 0
+                and submission.outstanding_minor > 0
+                and submission.status in PAYABLE_STATES,
+                "can_refund": submission.paid_minor > submission.refunded_minor,
+                "has_receipt": submission.status in _RECEIPT_STATES and submission.paid_minor > 0,
+                "form_token": uuid.uuid4().hex,
+            },
+        )
+
+
+@login_required
+def submission_receipt(request: HttpRequest, code: str) -> HttpResponse:
+    """The receipt as a PDF (WeasyPrint), once money was verified for the submission."""
+    from weasyprint import HTML  # heavy import, only for this view
+
+    submission = submission_get_for_buyer(request.user, code)
+    if submission.status not in _RECEIPT_STATES or submission.paid_minor == 0:
+        return render(
+            request, "verification/no_receipt.html", {"submission": submission}, status=404
+        )
+    allocations = (
+        submission.allocations.filter(is_reversed=False)
+        .select_related("payment")
+        .order_by("created_at", "id")
+    )
+    with timezone.override(submission.group_order.timezone):
+        html = render_to_string(
+            "verification/receipt.html",
+            {
+                "submission": submission,
+                "order": submission.group_order,
+                "lines": list(submission.lines.all()),
+                "allocations": list(allocations),
+                "issued_at": timezone.now(),
+            },
+            request=request,
+        )
+    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="receipt-{submission.code}.pdf"'
+    return response

@@ -1,0 +1,493 @@
+"""Verification decisions: approve, reject, ask for a new proof, one at a time or in bulk.
+
+Never twice: every decision runs in one transaction that locks the submission, then its awaiting
+review, re-checks on the locked copies (still awaiting? still the version the person saw?) and
+only then writes. Two people deciding at once: one wins, the other gets a ``conflict`` result
+naming who decided and when, and nothing of theirs is written. The money goes through
+``payments.money.services.payment_record`` under the same lock.
+"""
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from core.money import format_money
+from payments.exceptions import PaymentsError
+from payments.models import Payment, Submission, SubmissionStatus
+from payments.money.services import payment_record
+from payments.selectors import Access, submission_list_for_user
+from payments.services import submission_transition
+from verification import queue_events
+from verification.models import ProofReview, RejectReason, ReviewState
+
+# Only the concurrency test's control run turns this off, to show the race the lock prevents:
+# then the state is checked on an unlocked read and the writes follow blindly.
+LOCK_DECISIONS = True
+# The concurrency test widens the gap between the check and the write (same in both runs).
+RACE_WINDOW_SECONDS = 0.0
+
+# Flags a bulk approval never waves through: a possible double use of one payment.
+NEEDS_SINGLE_REVIEW = frozenset({"duplicate_file", "duplicate_reference", "amount_mismatch"})
+
+
+class Outcome:
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REUPLOAD_REQUESTED = "reupload_requested"
+    CONFLICT = "conflict"  # someone decided first (or the submission changed): nothing written
+    NEEDS_SINGLE_REVIEW = "needs_single_review"
+    NOT_PERMITTED = "not_permitted"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"  # a business rule refused it (amount over the limit, …)
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    submission_id: int
+    outcome: str
+    message: str
+    submission_code: str = ""
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    payment_id: int | None = None
+    status: str = ""
+    proof_id: int | None = None
+
+    @property
+    def is_done(self) -> bool:
+        return self.outcome in (
+            Outcome.APPROVED,
+            Outcome.REJECTED,
+            Outcome.REUPLOAD_REQUESTED,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["decided_at"] = self.decided_at.isoformat() if self.decided_at else None
+        return data
+
+
+class _Refused(Exception):
+    def __init__(self, result: DecisionResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+def _who(user: Any) -> str:
+    if user is None:
+        return "the system"
+    return getattr(user, "full_name", "") or user.email
+
+
+def _conflict(submission: Submission) -> DecisionResult:
+    """Describe who decided a submission the caller found changed."""
+    last = (
+        ProofReview.objects.filter(submission=submission, decided_at__isnull=False)
+        .select_related("decided_by")
+        .order_by("-decided_at")
+        .first()
+    )
+    if last is not None and submission.status != SubmissionStatus.PROOF_SUBMITTED:
+        by, at = _who(last.decided_by), last.decided_at
+        what = last.get_state_display().lower()
+    else:
+        by, at, what = "someone else", submission.updated_at, "changed"
+    local = timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+    return DecisionResult(
+        submission_id=submission.pk,
+        submission_code=submission.code,
+        outcome=Outcome.CONFLICT,
+        message=f"Already {what} by {by} at {local}; nothing was changed.",
+        decided_by=by,
+        decided_at=at,
+        status=submission.status,
+    )
+
+
+def _lock(submission_id: int, expected_version: int | None) -> tuple[Submission, ProofReview]:
+    """Lock the submission, then its awaiting review (always in this order), and re-check."""
+    # The buyer, order and method ride along (unlocked: of=self) because approving needs them.
+    submissions = Submission.objects.select_related("buyer", "group_order", "payment_method")
+    if LOCK_DECISIONS:
+        submission = submissions.select_for_update(of=("self",)).get(pk=submission_id)
+    else:
+        submission = submissions.get(pk=submission_id)
+    if submission.status != SubmissionStatus.PROOF_SUBMITTED or (
+        expected_version is not None and submission.version != expected_version
+    ):
+        raise _Refused(_conflict(submission))
+    reviews = ProofReview.objects.filter(submission=submission, state=ReviewState.AWAITING)
+    if LOCK_DECISIONS:
+        reviews = reviews.select_for_update(of=("self",))
+    review = reviews.select_related("proof").first()
+    if review is None:
+        raise _Refused(_conflict(submission))
+    if RACE_WINDOW_SECONDS:
+        time.sleep(RACE_WINDOW_SECONDS)
+    return submission, review
+
+
+def _finish(
+    *,
+    actor: Any,
+    review: ProofReview,
+    state: str,
+    reason_code: str = "",
+    reason_text: str = "",
+    amount_minor: int | None = None,
+    payment: Payment | None = None,
+) -> None:
+    review.state = state
+    review.decided_by = actor
+    review.decided_at = timezone.now()
+    review.reason_code = reason_code
+    review.reason_text = reason_text
+    review.amount_approved_minor = amount_minor
+    review.payment = payment
+    review.save(
+        update_fields=[
+            "state",
+            "decided_by",
+            "decided_at",
+            "reason_code",
+            "reason_text",
+            "amount_approved_minor",
+            "payment",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action=f"verification.{state}",
+        target=review,
+        after={
+            "submission": review.submission_code,
+            "proof": review.proof_id,
+            "reason": reason_code,
+            "note": reason_text,
+            "amount_minor": amount_minor,
+            "payment": payment.pk if payment else None,
+        },
+    )
+
+
+def _approve_locked(
+    *,
+    actor: Any,
+    submission: Submission,
+    review: ProofReview,
+    amount_minor: int | None,
+) -> DecisionResult:
+    proof = review.proof
+    amount = amount_minor if amount_minor is not None else proof.amount_minor
+    if not amount or amount <= 0:
+        raise _Refused(
+            DecisionResult(
+                submission_id=submission.pk,
+                submission_code=submission.code,
+                outcome=Outcome.INVALID,
+                message="No amount was read from this proof: enter the amount received.",
+                status=submission.status,
+            )
+        )
+    method = submission.payment_method
+    # The buyer's own date when the agent read one; never in the future (a misread year).
+    paid_at = min(proof.paid_at or proof.created_at, timezone.now())
+    payment = payment_record(
+        actor=actor,
+        buyer=submission.buyer,
+        currency=submission.currency,
+        amount_minor=amount,
+        method_type=method.method_type if method else "",
+        source=Payment.Source.PROOF,
+        paid_at=paid_at,
+        # One approval per proof, ever: a replay finds the first payment.
+        idempotency_key=f"proof:{proof.pk}:approval",
+        # Less than due leaves the rest open (partially paid); more becomes store credit.
+        allocations=[(submission, min(amount, submission.outstanding_minor))],
+        group_order=submission.group_order,
+        reference=review.reference,
+        payment_method=method,
+        source_reference=f"proof {proof.pk}",
+    )
+    allocated = min(amount, submission.outstanding_minor)
+    _finish(
+        actor=actor,
+        review=review,
+        state=ReviewState.APPROVED,
+        amount_minor=amount,
+        payment=payment,
+    )
+    # What payment_record moved it to (it holds the same lock): paid in full or in part.
+    submission.status = (
+        SubmissionStatus.VERIFIED
+        if allocated == submission.outstanding_minor
+        else SubmissionStatus.PARTIALLY_PAID
+    )
+    return DecisionResult(
+        submission_id=submission.pk,
+        submission_code=submission.code,
+        outcome=Outcome.APPROVED,
+        message=(
+            f"Approved {format_money(amount, submission.currency)}: "
+            f"{submission.get_status_display().lower()}."
+        ),
+        decided_by=_who(actor),
+        decided_at=review.decided_at,
+        payment_id=payment.pk,
+        status=submission.status,
+        proof_id=review.proof_id,
+    )
+
+
+def _reject_locked(
+    *,
+    actor: Any,
+    submission: Submission,
+    review: ProofReview,
+    reason_code: str,
+    reason_text: str,
+    reupload: bool,
+) -> DecisionResult:
+    state = ReviewState.REUPLOAD_REQUESTED if reupload else ReviewState.REJECTED
+    # The buyer reads this in the e-mail and on their order page: the reason, then the note.
+    label = str(RejectReason(reason_code).label) if reason_code else ""
+    note = ". ".join(part.rstrip(".") for part in (label, reason_text) if part) + "."
+    submission_transition(
+        actor=actor,
+        submission=submission,
+        target=SubmissionStatus.REJECTED,
+        notes=("New proof requested: " if reupload else "Rejected: ") + note,
+    )
+    _finish(
+        actor=actor,
+        review=review,
+        state=state,
+        reason_code=reason_code,
+        reason_text=reason_text,
+    )
+    return DecisionResult(
+        submission_id=submission.pk,
+        submission_code=submission.code,
+        outcome=Outcome.REUPLOAD_REQUESTED if reupload else Outcome.REJECTED,
+        message=("A new proof was requested: " if reupload else "Rejected: ") + note,
+        decided_by=_who(actor),
+        decided_at=review.decided_at,
+        status=SubmissionStatus.REJECTED,
+        proof_id=review.proof_id,
+    )
+
+
+def _check_reason(reason_code: str, reason_text: str) -> str:
+    reason_text = (reason_text or "").strip()
+    if reason_code and reason_code not in RejectReason.values:
+        raise ValueError(f"“{reason_code}” is not a rejection reason.")
+    if not reason_code and not reason_text:
+        raise ValueError("Give a reason: choose one or write a note for the buyer.")
+    if reason_code == RejectReason.OTHER and not reason_text:
+        raise ValueError("With “other”, write a note for the buyer.")
+    if len(reason_text) > 500:
+        raise ValueError("The note can be at most 500 characters.")
+    return reason_text
+
+
+def _decide(
+    *,
+    actor: Any,
+    submission_id: int,
+    action: str,
+    expected_version: int | None,
+    amount_minor: int | None = None,
+    reason_code: str = "",
+    reason_text: str = "",
+    bulk: bool = False,
+) -> DecisionResult:
+    try:
+        with transaction.atomic():
+            submission, review = _lock(submission_id, expected_version)
+            if action == "approve":
+                if bulk and NEEDS_SINGLE_REVIEW & set(review.flags):
+                    flags = ", ".join(sorted(NEEDS_SINGLE_REVIEW & set(review.flags)))
+                    raise _Refused(
+                        DecisionResult(
+                            submission_id=submission.pk,
+                            submission_code=submission.code,
+                            outcome=Outcome.NEEDS_SINGLE_REVIEW,
+                            message=f"Flagged ({flags}): open it and decide on its own.",
+                            status=submission.status,
+                        )
+                    )
+                return _approve_locked(
+                    actor=actor,
+                    submission=submission,
+                    review=review,
+                    amount_minor=amount_minor,
+                )
+            return _reject_locked(
+                actor=actor,
+                submission=submission,
+                review=review,
+                reason_code=reason_code,
+                reason_text=reason_text,
+                reupload=action == "reupload",
+            )
+    except _Refused as refused:
+        return refused.result
+    except PaymentsError as error:
+        return DecisionResult(
+            submission_id=submission_id, outcome=Outcome.INVALID, message=str(error)
+        )
+    finally:
+        if not bulk:
+            transaction.on_commit(queue_events.publish)
+
+
+def _scope(actor: Any, submission_id: int) -> DecisionResult | None:
+    """Return the refusal for a submission the actor may not decide, or None when they may."""
+    if submission_list_for_user(actor, access=Access.VERIFY).filter(pk=submission_id).exists():
+        return None
+    if submission_list_for_user(actor, access=Access.VIEW).filter(pk=submission_id).exists():
+        return DecisionResult(
+            submission_id=submission_id,
+            outcome=Outcome.NOT_PERMITTED,
+            message="You may look at this group order but not decide its payments.",
+        )
+    return DecisionResult(
+        submission_id=submission_id, outcome=Outcome.NOT_FOUND, message="No such submission."
+    )
+
+
+def submission_approve(
+    *,
+    actor: Any,
+    submission_id: int,
+    expected_version: int | None = None,
+    amount_minor: int | None = None,
+) -> DecisionResult:
+    """Approve the awaiting proof of a submission, recording the payment of ``amount_minor``.
+
+    Without an amount, the amount read from the proof is used. Less than what is still due
+    leaves the submission partially paid; more becomes store credit with this GOM.
+    """
+    if amount_minor is not None and (isinstance(amount_minor, bool) or amount_minor <= 0):
+        return DecisionResult(
+            submission_id=submission_id,
+            outcome=Outcome.INVALID,
+            message="The amount received must be more than zero.",
+        )
+    refused = _scope(actor, submission_id)
+    if refused is not None:
+        return refused
+    return _decide(
+        actor=actor,
+        submission_id=submission_id,
+        action="approve",
+        expected_version=expected_version,
+        amount_minor=amount_minor,
+    )
+
+
+def submission_reject(
+    *,
+    actor: Any,
+    submission_id: int,
+    reason_code: str = "",
+    reason_text: str = "",
+    expected_version: int | None = None,
+    reupload: bool = False,
+) -> DecisionResult:
+    """Reject the awaiting proof with a reason the buyer is told (``reupload``: ask for a new one).
+
+    Raises ValueError (nothing written) when the reason is missing or unknown.
+    """
+    reason_text = _check_reason(reason_code, reason_text)
+    refused = _scope(actor, submission_id)
+    if refused is not None:
+        return refused
+    return _decide(
+        actor=actor,
+        submission_id=submission_id,
+        action="reupload" if reupload else "reject",
+        expected_version=expected_version,
+        reason_code=reason_code,
+        reason_text=reason_text,
+    )
+
+
+BULK_ACTIONS = ("approve", "reject")
+BULK_LIMIT = 1000
+
+
+def submissions_decide_bulk(
+    *,
+    actor: Any,
+    action: str,
+    submission_ids: Iterable[int],
+    reason_code: str = "",
+    reason_text: str = "",
+    expected_versions: dict[int, int] | None = None,
+) -> list[DecisionResult]:
+    """Approve or reject many submissions; return one result per id, in the order given.
+
+    Each submission is decided in its own transaction (one row lock at a time, taken in id
+    order so two bulk runs never deadlock); a refusal of one never undoes another. Flagged
+    duplicates and amount mismatches are not approved in bulk. Raises ValueError (nothing
+    written) for an unknown action, a missing reason, or more than ``BULK_LIMIT`` ids.
+    """
+    if action not in BULK_ACTIONS:
+        raise ValueError(f"The action is one of: {', '.join(BULK_ACTIONS)}.")
+    ids = list(dict.fromkeys(int(pk) for pk in submission_ids))
+    if not ids:
+        raise ValueError("Choose at least one submission.")
+    if len(ids) > BULK_LIMIT:
+        raise ValueError(f"At most {BULK_LIMIT} submissions at once.")
+    if action == "reject":
+        reason_text = _check_reason(reason_code, reason_text)
+    may_verify = set(
+        submission_list_for_user(actor, access=Access.VERIFY)
+        .filter(pk__in=ids)
+        .values_list("pk", flat=True)
+    )
+    may_view = set(
+        submission_list_for_user(actor, access=Access.VIEW)
+        .filter(pk__in=ids)
+        .values_list("pk", flat=True)
+    )
+    versions = expected_versions or {}
+    results: dict[int, DecisionResult] = {}
+    # Each row is its own transaction, taken in id order (two bulk runs never deadlock): a
+    # refusal of one never undoes another, and no row stays locked for the whole run. (One
+    # transaction for the run would hold every lock to the end and, through the money core's
+    # savepoints, pass PostgreSQL's 64 cached subtransactions, which slows every query in it.)
+    for pk in sorted(ids):
+        if pk not in may_verify:
+            results[pk] = DecisionResult(
+                submission_id=pk,
+                outcome=Outcome.NOT_PERMITTED if pk in may_view else Outcome.NOT_FOUND,
+                message="Not permitted." if pk in may_view else "No such submission.",
+            )
+            continue
+        results[pk] = _decide(
+            actor=actor,
+            submission_id=pk,
+            action=action,
+            expected_version=versions.get(pk),
+            reason_code=reason_code,
+            reason_text=reason_text,
+            bulk=True,
+        )
+    transaction.on_commit(queue_events.publish)
+    return [results[pk] for pk in ids]
+
+
+def summarize(results: Sequence[DecisionResult]) -> dict[str, int]:
+    """Count results per outcome, for the summary message."""
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    return counts
