@@ -180,6 +180,40 @@ def test_the_order_page_is_cached_until_something_on_it_changes(
     assert "Download receipt (PDF)" in client.get(url).content.decode()
 
 
+def test_the_cached_order_page_follows_credit_and_order_changes_and_stays_private(
+    client: Client, order: dict
+) -> None:
+    from wallet.services import wallet_grant_credit
+
+    submission = SubmissionFactory(
+        group_order=order["order"], buyer=order["buyer"], amount_due_minor=50_000
+    )
+    client.force_login(order["buyer"])
+    url = reverse("buyer:submission-status", args=[submission.code])
+    client.get(url)
+    assert "Pay with my store credit" not in client.get(url).content.decode()
+
+    wallet_grant_credit(
+        actor=order["gom"],
+        buyer=order["buyer"],
+        issuer=order["gom"],
+        currency="PHP",
+        amount_minor=20_000,
+        kind="goodwill",
+        description="Credit",
+        idempotency_key="cache-credit",
+    )
+    assert "Pay with my store credit (₱200.00)" in client.get(url).content.decode()
+
+    order["order"].title = "FML album GO, batch 2"
+    order["order"].save(update_fields=["title"])
+    assert "FML album GO, batch 2" in client.get(url).content.decode()
+
+    # Another buyer asking for this code gets no page, cached or not.
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+
+
 def test_a_page_with_a_one_time_message_is_never_served_stale(client: Client, order: dict) -> None:
     from wallet.services import wallet_grant_credit
 
