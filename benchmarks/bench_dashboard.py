@@ -66,9 +66,9 @@ FROM generate_series(1, %(buyers)s) AS i;
 
 INSERT INTO payments_grouporder (owner_id, title, description, country, currency,
        order_deadline, payment_deadline, status, payment_timing, installment_interval_days,
-       refundable_percent, refund_reasons, created_at)
+       refundable_percent, refund_reasons, auto_approve_statement_confirmed, created_at)
 SELECT g.id, 'Bench order ' || g.id || '-' || o, '', 'PH', 'PHP', now() + interval '30 days',
-       now() + interval '60 days', 'open', 'full', 30, 100, '[]'::jsonb, now()
+       now() + interval '60 days', 'open', 'full', 30, 100, '[]'::jsonb, false, now()
 FROM accounts_user g CROSS JOIN generate_series(1, %(orders_per_gom)s) AS o
 WHERE g.email LIKE 'gom%%@bench.test';
 
