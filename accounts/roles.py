@@ -33,6 +33,11 @@ _GOM_PERMISSIONS = [
     ("payments", "view_reconciliationrun"),
     ("payments", "view_discrepancy"),
     ("payments", "export_finance"),
+    # Webhooks: their own endpoints and deliveries (webhooks.admin scopes both to the owner).
+    ("webhooks", "view_endpoint"),
+    ("webhooks", "add_endpoint"),
+    ("webhooks", "change_endpoint"),
+    ("webhooks", "view_delivery"),
 ]
 # Finance reads everything and changes nothing here.
 _FINANCE_PERMISSIONS = [
