@@ -33,9 +33,10 @@ def _fast_passwords(settings: pytest.FixtureRequest) -> None:
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     # Rate limits, seen webhook ids and cached pages must not leak from one test into the next.
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for each in caches.all():
+        each.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -131,11 +131,11 @@ def submission_status(request: HttpRequest, code: str) -> HttpResponse:
         len(messages.get_messages(request)) == 0 and settings.CSRF_COOKIE_NAME in request.COOKIES
     )
     key = _page_cache_key(request, code, fingerprint)
-    if cacheable and (html := cache.get(key)) is not None:
+    if cacheable and (html := caches["pages"].get(key)) is not None:
         return HttpResponse(html)
     response = _render_status(request, code)
     if cacheable:
-        cache.set(key, response.content.decode(), _PAGE_CACHE_SECONDS)
+        caches["pages"].set(key, response.content.decode(), _PAGE_CACHE_SECONDS)
     return response
 
 
