@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -15,7 +16,7 @@ def _label(target: models.Model | None) -> str:
     return str(getattr(target, "audit_label", target))[:200]
 
 
-def audit_record(
+def audit_event(
     *,
     actor: Any,
     action: str,
@@ -23,10 +24,10 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event; call it inside the transaction of the change it describes."""
+    """Build (not save) one audit event, bound to the current request's context."""
     bound = context.current()
     is_person = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor if is_person else None,
         action=action,
         object_type=ContentType.objects.get_for_model(target) if target is not None else None,
@@ -37,3 +38,22 @@ def audit_record(
         ip_address=bound.ip_address if bound else None,
         request_id=bound.request_id if bound else "",
     )
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event; call it inside the transaction of the change it describes."""
+    event = audit_event(actor=actor, action=action, target=target, before=before, after=after)
+    event.save(force_insert=True)
+    return event
+
+
+def audit_record_many(events: Iterable[AuditEvent]) -> list[AuditEvent]:
+    """Append events built by ``audit_event`` in one statement (a batch of decisions)."""
+    return AuditEvent.objects.bulk_create(list(events))

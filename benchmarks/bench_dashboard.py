@@ -322,7 +322,7 @@ def _report(results: dict, load_before: float) -> str:
         f" {results['bulk_history']} submission history rows,"
         f" {results['bulk_audit']} `verification.approved` audit events"
         f" ({results['bulk_audit_all']} audit events in all); buyer e-mails:"
-        f" {results['bulk_tasks']} tasks enqueued for a worker (200 buyers each),"
+        f" {results['bulk_tasks']} tasks enqueued for a worker (up to 50 e-mails each),"
         f" {results['bulk_mails']} sent in-process.",
         f"Machine load average (1 min) before / after: {load_before:.2f} /"
         f" {os.getloadavg()[0]:.2f}.",

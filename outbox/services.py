@@ -2,6 +2,7 @@
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ from outbox.registry import handler_for
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
+# Messages one task delivers when many were published together.
+DELIVERY_BATCH = 50
 
 
 def outbox_publish(*, topic: str, payload: dict[str, Any], key: str = "") -> Message:
@@ -22,17 +25,33 @@ def outbox_publish(*, topic: str, payload: dict[str, Any], key: str = "") -> Mes
 
     If the broker is down at that moment the message simply waits for the drain task.
     """
-    message = Message.objects.create(topic=topic, payload=payload, key=key or uuid.uuid4().hex)
-    message_id = message.pk
+    return outbox_publish_many(topic=topic, payloads=[payload], keys=[key])[0]
+
+
+def outbox_publish_many(
+    *, topic: str, payloads: Sequence[dict[str, Any]], keys: Sequence[str] = ()
+) -> list[Message]:
+    """``outbox_publish`` for many messages of one topic, written in one statement."""
+    keys = list(keys) or [""] * len(payloads)
+    messages = Message.objects.bulk_create(
+        Message(topic=topic, payload=payload, key=key or uuid.uuid4().hex)
+        for payload, key in zip(payloads, keys, strict=True)
+    )
+    message_ids = [message.pk for message in messages]
 
     def enqueue() -> None:
-        from outbox.tasks import deliver_message
+        from outbox.tasks import deliver_message, deliver_messages
 
-        deliver_message.delay(message_id)
+        if len(message_ids) == 1:
+            deliver_message.delay(message_ids[0])
+            return
+        # A bulk decision's thousand e-mails: a few tasks, not a broker round trip each.
+        for start in range(0, len(message_ids), DELIVERY_BATCH):
+            deliver_messages.delay(message_ids[start : start + DELIVERY_BATCH])
 
     # robust: a broker outage after commit must not turn a committed change into an error.
     transaction.on_commit(enqueue, robust=True)
-    return message
+    return messages
 
 
 def publish_once(*, topic: str, payload: dict[str, Any], key: str) -> bool:

@@ -6,7 +6,7 @@ with the change, so a broker outage delays an e-mail but never loses it. Sending
 """
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from outbox.services import outbox_publish, publish_once
+from outbox.services import outbox_publish_many, publish_once
 from payments.models import GroupOrder, Refund, Submission
 from payments.selectors import paymentmethod_list_offered
 
@@ -103,13 +103,23 @@ def is_silenced() -> bool:
 
 def notify_buyer_on_commit(kind: str, submission_id: int, *, refund_id: int | None = None) -> None:
     """Send the buyer an e-mail of ``kind`` once the current transaction commits."""
+    notify_buyers_on_commit(kind, [submission_id], refund_id=refund_id)
+
+
+def notify_buyers_on_commit(
+    kind: str, submission_ids: Sequence[int], *, refund_id: int | None = None
+) -> None:
+    """``notify_buyer_on_commit`` for many submissions (a batch of decisions), in one write."""
     if kind not in KINDS:
         raise ValueError(f"unknown e-mail kind {kind!r}")
-    if is_silenced():
+    if is_silenced() or not submission_ids:
         return
-    outbox_publish(
+    outbox_publish_many(
         topic="email.buyer",
-        payload={"kind": kind, "submission_id": submission_id, "refund_id": refund_id},
+        payloads=[
+            {"kind": kind, "submission_id": submission_id, "refund_id": refund_id}
+            for submission_id in submission_ids
+        ],
     )
 
 

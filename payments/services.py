@@ -155,15 +155,15 @@ def submission_transition(
             before={"status": previous, "version": locked.version - 1},
             after={"status": target, "version": locked.version, "notes": notes},
         )
-        if target in _BUYER_EMAIL_ON:
-            notify_buyer_on_commit(_BUYER_EMAIL_ON[target], locked.pk)
+        if target in BUYER_EMAIL_ON:
+            notify_buyer_on_commit(BUYER_EMAIL_ON[target], locked.pk)
         if target in (Submission.Status.VERIFIED, Submission.Status.REJECTED):
             emit_submission_decided(locked)
     return locked
 
 
 # The state changes a buyer is told about by e-mail (after commit).
-_BUYER_EMAIL_ON = {
+BUYER_EMAIL_ON = {
     Submission.Status.VERIFIED: "verified",
     Submission.Status.PARTIALLY_PAID: "partially_paid",
     Submission.Status.REJECTED: "rejected",

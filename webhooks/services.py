@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,6 +92,17 @@ def webhook_emit(
 
     ``data`` is called only when someone listens, so a GOM without webhooks pays one query.
     """
+    return webhook_emit_many(owner_id=owner_id, event_type=event_type, datas=[data])
+
+
+def webhook_emit_many(
+    *, owner_id: int, event_type: str, datas: Sequence[Callable[[], dict[str, Any]]]
+) -> list[Delivery]:
+    """``webhook_emit`` for many events of one type and owner (a batch of decisions).
+
+    One query finds the endpoints; each event gets its own id; the deliveries are written in
+    one statement and queued after commit.
+    """
     endpoints = [
         endpoint
         for endpoint in Endpoint.objects.filter(
@@ -99,31 +110,32 @@ def webhook_emit(
         )
         if event_type in endpoint.event_types
     ]
-    if not endpoints:
+    if not endpoints or not datas:
         return []
-    event_id = f"msg_{uuid.uuid4().hex}"
-    payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data()}
-    deliveries = [
-        Delivery(
-            endpoint=endpoint,
-            event_id=event_id,
-            event_type=event_type,
-            payload=payload,
-            next_attempt_at=timezone.now(),
-        )
-        for endpoint in endpoints
-    ]
-    if deliveries:
-        Delivery.objects.bulk_create(deliveries)
-        ids = [delivery.pk for delivery in deliveries]
+    deliveries = []
+    for data in datas:
+        event_id = f"msg_{uuid.uuid4().hex}"
+        payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data()}
+        deliveries += [
+            Delivery(
+                endpoint=endpoint,
+                event_id=event_id,
+                event_type=event_type,
+                payload=payload,
+                next_attempt_at=timezone.now(),
+            )
+            for endpoint in endpoints
+        ]
+    Delivery.objects.bulk_create(deliveries)
+    ids = [delivery.pk for delivery in deliveries]
 
-        def enqueue() -> None:
-            from webhooks.tasks import deliver_webhook
+    def enqueue() -> None:
+        from webhooks.tasks import deliver_webhook
 
-            for delivery_id in ids:
-                deliver_webhook.delay(delivery_id)
+        for delivery_id in ids:
+            deliver_webhook.delay(delivery_id)
 
-        transaction.on_commit(enqueue, robust=True)
+    transaction.on_commit(enqueue, robust=True)
     return deliveries
 
 

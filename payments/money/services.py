@@ -85,7 +85,7 @@ def _check_amount(amount_minor: object, currency: str) -> int:
     return amount_minor  # type: ignore[return-value]
 
 
-def _settled_status(submission: Submission) -> str:
+def settled_status(submission: Submission) -> str:
     if submission.paid_minor == 0:
         return SubmissionStatus.PENDING_PAYMENT
     if submission.paid_minor == submission.amount_due_minor:
@@ -97,7 +97,7 @@ def _move_paid(*, actor: Any, submission: Submission, delta: int, notes: str) ->
     """Change what a locked submission has paid and move its state to match, in one step."""
     submission.paid_minor += delta
     submission.save(update_fields=["paid_minor", "updated_at"])
-    target = _settled_status(submission)
+    target = settled_status(submission)
     if target == submission.status:
         return submission
     if submission.status == SubmissionStatus.PROOF_SUBMITTED and target == (
@@ -127,6 +127,55 @@ def _same_payment(existing: Payment, *, buyer: Any, amount_minor: int, currency:
 
 def _overpayment_key(payment: Payment, generation: int = 0) -> str:
     return f"payment:{payment.pk}:overpayment" + (f":{generation}" if generation else "")
+
+
+def check_payment(
+    *,
+    buyer: Any,
+    group_order: GroupOrder,
+    currency: str,
+    amount_minor: int,
+    source: str,
+    paid_at: datetime,
+    payment_method: PaymentMethod | None,
+    requested: Sequence[tuple[Submission, int]],
+) -> None:
+    """The rules a payment must meet before anything is locked; raise PaymentRuleViolation."""
+    if source not in Payment.Source.values:
+        raise PaymentRuleViolation(f"“{source}” is not a payment source.")
+    if currency != group_order.currency:
+        raise PaymentRuleViolation(
+            f"This group order is paid in {group_order.currency}, not {currency}."
+        )
+    _check_amount(amount_minor, currency)
+    if paid_at > timezone.now() + _CLOCK_SKEW:
+        raise PaymentRuleViolation("A payment cannot have been made in the future.")
+    if payment_method is not None and payment_method.owner_id != group_order.owner_id:
+        raise PaymentRuleViolation("That payment method is not this GOM's.")
+    for submission, part in requested:
+        if not _is_positive_int(part):
+            raise PaymentRuleViolation("Each allocation must be a positive amount.")
+        if submission.group_order_id != group_order.pk or submission.buyer_id != buyer.pk:
+            raise PaymentRuleViolation(
+                f"Submission {submission.code} is not this buyer's in this group order."
+            )
+    if len({submission.pk for submission, _ in requested}) != len(requested):
+        raise PaymentRuleViolation("A submission can appear only once in a payment.")
+    if sum(part for _, part in requested) > amount_minor:
+        raise PaymentRuleViolation("The allocations add up to more than the payment.")
+
+
+def check_payable(row: Submission, part: int, currency: str) -> None:
+    """The rules a locked submission must meet to take ``part``; raise PaymentRuleViolation."""
+    if row.status not in PAYABLE_STATES:
+        raise PaymentRuleViolation(
+            f"Submission {row.code} is {row.get_status_display().lower()} and takes no payment."
+        )
+    if part > row.outstanding_minor:
+        raise PaymentRuleViolation(
+            f"Submission {row.code} has only "
+            f"{format_money(row.outstanding_minor, currency)} left to pay."
+        )
 
 
 def payment_record(
@@ -164,29 +213,17 @@ def payment_record(
         if not allocations:
             raise PaymentRuleViolation("Say which group order or submissions this payment pays.")
         group_order = allocations[0][0].group_order
-    if source not in Payment.Source.values:
-        raise PaymentRuleViolation(f"“{source}” is not a payment source.")
-    if currency != group_order.currency:
-        raise PaymentRuleViolation(
-            f"This group order is paid in {group_order.currency}, not {currency}."
-        )
-    _check_amount(amount_minor, currency)
-    if paid_at > timezone.now() + _CLOCK_SKEW:
-        raise PaymentRuleViolation("A payment cannot have been made in the future.")
-    if payment_method is not None and payment_method.owner_id != group_order.owner_id:
-        raise PaymentRuleViolation("That payment method is not this GOM's.")
     requested = list(allocations or [])
-    for submission, part in requested:
-        if not _is_positive_int(part):
-            raise PaymentRuleViolation("Each allocation must be a positive amount.")
-        if submission.group_order_id != group_order.pk or submission.buyer_id != buyer.pk:
-            raise PaymentRuleViolation(
-                f"Submission {submission.code} is not this buyer's in this group order."
-            )
-    if len({submission.pk for submission, _ in requested}) != len(requested):
-        raise PaymentRuleViolation("A submission can appear only once in a payment.")
-    if sum(part for _, part in requested) > amount_minor:
-        raise PaymentRuleViolation("The allocations add up to more than the payment.")
+    check_payment(
+        buyer=buyer,
+        group_order=group_order,
+        currency=currency,
+        amount_minor=amount_minor,
+        source=source,
+        paid_at=paid_at,
+        payment_method=payment_method,
+        requested=requested,
+    )
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return _same_payment(existing, buyer=buyer, amount_minor=amount_minor, currency=currency)
@@ -247,16 +284,7 @@ def _payment_record_locked(
                     plan.append((row, part))
                     left -= part
         for row, part in plan:
-            if row.status not in PAYABLE_STATES:
-                raise PaymentRuleViolation(
-                    f"Submission {row.code} is {row.get_status_display().lower()} and takes no "
-                    "payment."
-                )
-            if part > row.outstanding_minor:
-                raise PaymentRuleViolation(
-                    f"Submission {row.code} has only "
-                    f"{format_money(row.outstanding_minor, currency)} left to pay."
-                )
+            check_payable(row, part, currency)
         allocated = sum(part for _, part in plan)
         overpaid = amount_minor - allocated
         if source == Payment.Source.WALLET and overpaid:

@@ -109,3 +109,34 @@ def test_a_failing_handler_is_recorded_and_retried_by_the_drain() -> None:
     Message.objects.filter(pk=message.pk).update(attempts=MAX_ATTEMPTS)
     assert drain() == 0  # given up: stays visible in the admin with its last error
     assert Message.objects.get(pk=message.pk).attempts == MAX_ATTEMPTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_messages_published_together_go_in_a_few_tasks_each_delivered_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from outbox.services import outbox_publish_many
+    from outbox.tasks import deliver_messages
+
+    batches: list[list[int]] = []
+    real_delay = deliver_messages.delay
+
+    def counting_delay(message_ids: list[int]) -> object:
+        batches.append(list(message_ids))
+        return real_delay(message_ids)
+
+    monkeypatch.setattr(deliver_messages, "delay", counting_delay)
+    with transaction.atomic():
+        messages = outbox_publish_many(topic="test.record", payloads=[{"n": n} for n in range(120)])
+        outbox_publish_many(topic="test.fail", payloads=[{"n": "x"}, {"n": "y"}])
+        assert CALLS == []
+    # 50 a task: 50 + 50 + 20, then one task for the two failing ones.
+    assert [len(batch) for batch in batches] == [50, 50, 20, 2]
+    assert batches[0][0] == messages[0].pk
+    assert len(CALLS) == 120
+    assert [call["n"] for call in CALLS] == list(range(120))
+    assert Message.objects.filter(delivered_at__isnull=False).count() == 120
+    # A failing message does not stop the others; it waits for the drain with its error.
+    failed = Message.objects.filter(topic="test.fail")
+    assert [(m.attempts, m.delivered_at) for m in failed] == [(1, None), (1, None)]
+    assert all("smtp down" in m.last_error for m in failed)
