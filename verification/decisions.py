@@ -311,8 +311,12 @@ def _decide(
         with transaction.atomic():
             submission, review = _lock(submission_id, expected_version)
             if action == "approve":
-                if bulk and NEEDS_SINGLE_REVIEW & set(review.flags):
-                    flags = ", ".join(sorted(NEEDS_SINGLE_REVIEW & set(review.flags)))
+                # Fraud check hits too: a flag for a human, so never approved in a batch.
+                flagged = NEEDS_SINGLE_REVIEW & set(review.flags) | {
+                    f"fraud: {hit['rule']}" for hit in review.fraud_hits or []
+                }
+                if bulk and flagged:
+                    flags = ", ".join(sorted(flagged))
                     raise _Refused(
                         DecisionResult(
                             submission_id=submission.pk,

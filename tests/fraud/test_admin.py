@@ -8,8 +8,10 @@ from django.urls import reverse
 
 from fraud.models import FraudLog
 from fraud.services import fraud_check_proof
+from payments.models import Payment, SubmissionStatus
 from tests.factories import UserFactory
 from tests.fraud.helpers import proof_at
+from verification.models import PaymentProof, ProofReview
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +114,35 @@ def test_buyers_and_strangers_never_reach_the_fraud_log(personas: object, person
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_a_flagged_row_is_left_out_of_a_bulk_approval(personas: object) -> None:
+    from verification.decisions import Outcome, submissions_decide_bulk
+
+    hit = _shared_file_hit(personas.order)  # type: ignore[attr-defined]
+    flagged = hit.submission
+    unflagged = next(
+        review.submission
+        for review in ProofReview.objects.filter(group_order=personas.order)  # type: ignore[attr-defined]
+        if review.submission_id != flagged.pk
+    )
+    # The agent read the amount due on both (the helper leaves proofs unread).
+    PaymentProof.objects.filter(submission__in=[flagged, unflagged]).update(
+        analysis_status="done", amount_minor=125_000
+    )
+    results = submissions_decide_bulk(
+        actor=personas.owner,  # type: ignore[attr-defined]
+        action="approve",
+        submission_ids=[flagged.pk, unflagged.pk],
+    )
+    assert [(result.submission_id, result.outcome) for result in results] == [
+        (flagged.pk, Outcome.NEEDS_SINGLE_REVIEW),
+        (unflagged.pk, Outcome.APPROVED),
+    ]
+    assert results[0].message == (
+        "Flagged (fraud: shared_proof_file): open it and decide on its own."
+    )
+    flagged.refresh_from_db()
+    assert flagged.status == SubmissionStatus.PROOF_SUBMITTED
+    assert ProofReview.objects.get(pk=hit.proof_id).state == ProofReview.State.AWAITING
+    assert Payment.objects.filter(allocations__submission=flagged).count() == 0
