@@ -239,3 +239,22 @@ def proof_code(order: object, sha: str, proof: object) -> str:
 
     earlier = PaymentProof.objects.filter(sha256=sha).exclude(pk=proof.pk).get()  # type: ignore[attr-defined]
     return earlier.submission.code
+
+
+def test_shared_reference_lookup_can_use_the_normalized_reference_index() -> None:
+    # The rule's expression and the index's must stay the same SQL, or the lookup becomes a
+    # scan of every proof. With sequential scans priced out, the plan shows which index serves.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from fraud.rules import shared_reference
+
+    proof = proof_at(buyer=UserFactory(), group_order=GroupOrderFactory(), reference="GC-12345678")
+    with CaptureQueriesContext(connection) as queries:
+        assert shared_reference(proof) == []
+    [lookup] = [query["sql"] for query in queries.captured_queries if "REPLACE(" in query["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {lookup}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "proof_reference_normalized" in plan
