@@ -99,6 +99,10 @@ def test_fraud_log_admin_shows_each_staff_member_only_their_scope(
     assert change.status_code == change_status
     # Read-only for everyone: no add, no change, no delete.
     assert client.get(reverse("admin:fraud_fraudlog_add")).status_code == 403
+    assert client.get(reverse("admin:app_list", args=["fraud"])).status_code == 200
+    # The review page's link: the hits of one submission, by its code.
+    searched = client.get(f"{FRAUD_LIST}?q={mine.submission.code}").content.decode()
+    assert searched.count("same file as 1 other buyer(s)") == (0 if persona == "other_gom" else 1)
     history = client.get(reverse("admin:fraud_fraudlog_history", args=[mine.pk]))
     assert history.status_code == change_status
     delete = client.post(reverse("admin:fraud_fraudlog_delete", args=[mine.pk]))
