@@ -38,6 +38,8 @@ _GOM_PERMISSIONS = [
     ("webhooks", "add_endpoint"),
     ("webhooks", "change_endpoint"),
     ("webhooks", "view_delivery"),
+    # Fraud check hits of their own group orders (scoped by fraud.selectors).
+    ("fraud", "view_fraudlog"),
 ]
 # Finance reads everything and changes nothing here.
 _FINANCE_PERMISSIONS = [
@@ -71,6 +73,7 @@ _FINANCE_PERMISSIONS = [
     ("payments", "view_statementmapping"),
     ("payments", "add_statementmapping"),
     ("payments", "change_statementmapping"),
+    ("fraud", "view_fraudlog"),
 ]
 
 

@@ -53,7 +53,8 @@ INSTALLED_APPS = [
     "payments",
     "verification",
     "ops",
-    # Top of the dependency chain: legacy → verification → payments → wallet → audit.
+    # Top of the dependency chain: legacy, fraud → verification → payments → wallet → audit.
+    "fraud",
     "legacy",
 ]
 
@@ -245,6 +246,17 @@ PAYMENT_LIMITS_MINOR = {
     "MYR": env.int("PAYMENT_LIMIT_MYR_MINOR", default=30_000_00),
 }
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
+
+# --- Fraud checks (fraud app): each hit is a FraudLog row and a flag in the queue, never a block.
+# Per buyer, counted over the hour up to the new submission or proof; a hit from limit + 1 on.
+FRAUD_MAX_SUBMISSIONS_PER_HOUR = env.int("FRAUD_MAX_SUBMISSIONS_PER_HOUR", default=10)
+FRAUD_MAX_PROOFS_PER_HOUR = env.int("FRAUD_MAX_PROOFS_PER_HOUR", default=5)
+# A submission above this many minor units is flagged (₱25,000 and RM 2,000 by default, about
+# ten times a typical group order; the hard payment limit above still refuses larger ones).
+FRAUD_AMOUNT_LIMITS_MINOR = {
+    "PHP": env.int("FRAUD_AMOUNT_LIMIT_PHP_MINOR", default=25_000_00),
+    "MYR": env.int("FRAUD_AMOUNT_LIMIT_MYR_MINOR", default=2_000_00),
+}
 
 # --- Security
 SESSION_COOKIE_HTTPONLY = True

@@ -46,6 +46,10 @@ class ScopedAdmin(SimpleHistoryAdmin):
         # simple-history falls back to the last historical copy when the live row is not in the
         # queryset, which would show another GOM's history; scope first.
         self.get_object(request, object_id)
+        if not hasattr(self.model._meta, "simple_history_manager_attribute"):
+            # A model without simple-history (a log, a discrepancy): Django's own history page;
+            # simple-history's would fail with a server error.
+            return admin.ModelAdmin.history_view(self, request, object_id, extra_context)
         return super().history_view(request, object_id, extra_context)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:

@@ -227,6 +227,10 @@ def _render_rows(rows: list[dict[str, Any]], *, may_verify: bool, query: str) ->
                 f' aria-label="Select {code}"{disabled}></td>'
             )
         flags = " ".join(f'<span class="badge flag">{escape(code)}</span>' for code in review.flags)
+        if review.fraud_hits:
+            # The fraud checks' hits, copied onto the row by the fraud app (no extra query).
+            rules = ", ".join(escape(hit["rule"]) for hit in review.fraud_hits)
+            flags += f' <span class="badge flag fraud">fraud: {rules}</span>'
         if row.get("confirmed_by_statement"):
             flags = '<span class="badge ok">confirmed by statement</span> ' + flags
         duplicates = " ".join(

@@ -146,8 +146,12 @@ def _check_locked(
         or review is None
     ):
         raise _Refused(_conflict(submission))
-    if bulk and NEEDS_SINGLE_REVIEW & set(review.flags):
-        flags = ", ".join(sorted(NEEDS_SINGLE_REVIEW & set(review.flags)))
+    # Fraud check hits too: a flag for a human, so never approved in a batch.
+    flagged = NEEDS_SINGLE_REVIEW & set(review.flags) | {
+        f"fraud: {hit['rule']}" for hit in review.fraud_hits or []
+    }
+    if bulk and flagged:
+        flags = ", ".join(sorted(flagged))
         raise _Refused(
             DecisionResult(
                 submission_id=submission.pk,

@@ -2,9 +2,30 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Func, Q, Value
+from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+# Separators a reference is printed or typed with. Without them, and in upper case, two readings
+# of one reference compare equal ("gc-1234 5678" and "GC12345678").
+REFERENCE_SEPARATORS = " -./_:#"
+
+
+def normalize_reference(reference: str) -> str:
+    """The Python twin of ``normalized_reference``: upper case, separators removed."""
+    normalized = reference.upper()
+    for separator in REFERENCE_SEPARATORS:
+        normalized = normalized.replace(separator, "")
+    return normalized
+
+
+def normalized_reference(field: str = "reference") -> Func:
+    """The SQL expression of ``normalize_reference``, the same one the proof's index is built on."""
+    expression: Func = Upper(field)
+    for separator in REFERENCE_SEPARATORS:
+        expression = Replace(expression, Value(separator), Value(""))
+    return expression
 
 
 class AnalysisStatus(models.TextChoices):
@@ -105,6 +126,12 @@ class PaymentProof(models.Model):
         indexes = [
             models.Index(fields=["submission", "created_at"]),
             models.Index(fields=["provider", "reference"]),
+            # The fraud check "same reference on another buyer's proof", whatever the provider.
+            models.Index(
+                normalized_reference(),
+                condition=~Q(reference=""),
+                name="proof_reference_normalized",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -200,6 +227,9 @@ class ProofReview(models.Model):
     suggestion = models.CharField(_("suggestion"), max_length=16, blank=True, default="")
     # Flag codes only, e.g. ["duplicate_reference"]; the proof keeps the details and links.
     flags = models.JSONField(_("flags"), default=list, blank=True)
+    # The fraud checks' hits on this submission, one per rule: [{"rule": …, "summary": …}], copied
+    # here by the fraud app (which owns FraudLog) so the queue shows them without another query.
+    fraud_hits = models.JSONField(_("fraud checks"), null=True, blank=True)
     # The decision.
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

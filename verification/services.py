@@ -10,10 +10,12 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
 from core.money import percent_of
+from core.task_hooks import enqueue_on_commit
 from payments.models import PaymentTiming, Submission, SubmissionStatus
 from payments.notifications import notify_buyer_on_commit
 from payments.services import submission_transition
@@ -138,6 +140,7 @@ def proof_submit(
             # robust: a broker outage must not turn a stored, committed upload into an error
             # page; the proof then waits as "pending" and the GOM reviews it by hand.
             transaction.on_commit(lambda: analyze_proof_task.delay(proof_id), robust=True)
+            enqueue_on_commit("fraud.check_proof", proof_id)  # a flag, never a block
             notify_buyer_on_commit("proof_received", locked.pk)
     except BaseException:
         storage.delete(storage_name)
@@ -344,6 +347,8 @@ def proof_analyze(*, proof_id: int) -> PaymentProof:
                 "flags": [flag["code"] for flag in locked.flags],
             },
         )
+        # Again now that the reference is known (the shared-reference rule needs it).
+        enqueue_on_commit("fraud.check_proof", proof_id)
     return locked
 
 
@@ -377,6 +382,20 @@ def review_copy_reading(proof: PaymentProof) -> None:
         confidence=proof.confidence,
         suggestion=proof.suggestion,
         flags=sorted({flag["code"] for flag in proof.flags or []}),
+    )
+
+
+def review_set_fraud_hits(*, submission_id: int, hits: list[dict[str, str]]) -> int:
+    """Show a submission's fraud check hits on its queue rows (in the caller's transaction).
+
+    Hits are only ever added (their log is insert-only), so an empty list changes nothing.
+    """
+    if not hits:
+        return 0
+    return (
+        ProofReview.objects.filter(submission_id=submission_id)
+        .filter(~Q(fraud_hits=hits) | Q(fraud_hits__isnull=True))
+        .update(fraud_hits=hits)
     )
 
 
