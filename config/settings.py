@@ -346,6 +346,10 @@ PROOF_UPLOAD_RATE_WINDOW_SECONDS = env.int("PROOF_UPLOAD_RATE_WINDOW_SECONDS", d
 PROOF_AGENT_TIME_LIMIT_SECONDS = env.int("PROOF_AGENT_TIME_LIMIT_SECONDS", default=30)
 PROOF_AGENT_APPROVE_THRESHOLD = env.float("PROOF_AGENT_APPROVE_THRESHOLD", default=0.70)
 STORAGES["proofs"] = {"BACKEND": "verification.storage.EncryptedStorage", "OPTIONS": {}}
+# A proof's file is deleted this many days after the final decision on it (its hashes and the
+# amounts stay); the daily purge deletes at most PROOF_PURGE_BATCH_SIZE files per run.
+PROOF_RETENTION_DAYS = env.int("PROOF_RETENTION_DAYS", default=180)
+PROOF_PURGE_BATCH_SIZE = env.int("PROOF_PURGE_BATCH_SIZE", default=500)
 
 # --- Outgoing webhooks
 # Webhook URLs must resolve to public addresses (no SSRF into our network) unless this is set,

@@ -248,6 +248,9 @@ def proof_analyze(*, proof_id: int) -> PaymentProof:
     )
     status, reason, reading = AnalysisStatus.DONE, "", None
     try:
+        if proof.is_file_purged:
+            # Erased before the agent got to it: there is nothing left to read.
+            raise agent.OcrUnavailable(proof.purge_notice)
         reading = agent.read_proof(
             proof_read_bytes(proof),
             proof.content_type,
