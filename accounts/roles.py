@@ -66,6 +66,9 @@ _FINANCE_PERMISSIONS = [
     ("payments", "view_statementmapping"),
     ("payments", "add_statementmapping"),
     ("payments", "change_statementmapping"),
+    # Data protection: find a buyer and carry out an erasure request (accounts.erasure).
+    ("accounts", "view_user"),
+    ("accounts", "erase_buyer"),
 ]
 
 
