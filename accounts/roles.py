@@ -69,6 +69,8 @@ _FINANCE_PERMISSIONS = [
     # Data protection: find a buyer and carry out an erasure request (accounts.erasure).
     ("accounts", "view_user"),
     ("accounts", "erase_buyer"),
+    # The daily metrics roll-up (every GOM's figures together, so not for GOMs).
+    ("ops", "view_dailymetric"),
 ]
 
 

@@ -283,6 +283,8 @@ PAYMENT_GRACE_HOURS = env.int("PAYMENT_GRACE_HOURS", default=12)
 ADMINS = [("Operators", address) for address in env.list("OPERATOR_EMAILS", default=[])]
 ALERT_SUCCESS_RATE_MIN = env.float("ALERT_SUCCESS_RATE_MIN", default=0.90)
 ALERT_WEBHOOK_FAILURE_RATE_MAX = env.float("ALERT_WEBHOOK_FAILURE_RATE_MAX", default=0.05)
+# The daily metrics roll-up counts calendar days in this zone (Manila and KL are both UTC+8).
+METRICS_TIME_ZONE = env.str("METRICS_TIME_ZONE", default="Asia/Manila")
 # Lets a monitor read /api/health/payments without a staff session; empty disables it.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 
