@@ -26,13 +26,14 @@ from django.db import transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from guardian.models import UserObjectPermission
+from rest_framework.authtoken.models import Token
 
 from audit.services import audit_record
 from legacy.models import LegacyIdMap
 from payments.models import IdempotencyRecord, Payment, Refund, Submission
 from payments.reconciliation.models import StatementLine
 from verification.models import PaymentProof, ProofReview, PurgeReason
-from verification.services import proof_storage
+from verification.services import proof_forget_cached_images, proof_storage
 from webhooks.models import Delivery
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def erase_buyer(user: Any, *, reason: str, actor: Any, via: str = "admin") -> Er
         _scrub_account(locked, now=now)
         _scrub_submissions(submission_ids, user_id=locked.pk)
         proofs = PaymentProof.objects.filter(submission_id__in=submission_ids)
+        cached_images = list(proofs.values_list("pk", "sha256"))
         result.proofs, storage_names = _scrub_proofs(proofs, now=now)
         payments = Payment.objects.filter(buyer=locked)
         result.statement_lines = _scrub_statement_lines(payments)
@@ -155,6 +157,7 @@ def erase_buyer(user: Any, *, reason: str, actor: Any, via: str = "admin") -> Er
             },
         )
         transaction.on_commit(lambda: _delete_files(storage_names, result))
+        transaction.on_commit(lambda: proof_forget_cached_images(cached_images))
     return result
 
 
@@ -261,6 +264,8 @@ def _scrub_traces(user: Any, *, old_email: str) -> None:
     for model in (AccessAttempt, AccessFailureLog, AccessLog):
         model.objects.filter(username__iexact=old_email).delete()
     UserObjectPermission.objects.filter(user=user).delete()
+    # An API token is a credential; an inactive account cannot use it, but it need not exist.
+    Token.objects.filter(user=user).delete()
     # A buyer brought across from the earlier platform is keyed by their e-mail there.
     LegacyIdMap.objects.filter(
         Q(legacy_id__iexact=old_email), target_model="accounts.User", target_id=str(user.pk)

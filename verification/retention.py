@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from verification.models import PaymentProof, PurgeReason, ReviewState
-from verification.services import proof_storage
+from verification.services import proof_forget_cached_images, proof_storage
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +66,13 @@ def purge_expired_proof_files(
     batch_size = batch_size or settings.PROOF_PURGE_BATCH_SIZE
     report = PurgeReport(cutoff=now - timedelta(days=days))
     candidates = list(
-        proofs_due_for_purge(now=now, days=days).values_list("pk", "storage_name")[:batch_size]
+        proofs_due_for_purge(now=now, days=days).values_list("pk", "storage_name", "sha256")[
+            :batch_size
+        ]
     )
     storage = proof_storage()
     deleted: list[int] = []
-    for proof_id, storage_name in candidates:
+    for proof_id, storage_name, _sha256 in candidates:
         try:
             storage.delete(storage_name)
         except Exception:
@@ -81,6 +83,7 @@ def purge_expired_proof_files(
             deleted.append(proof_id)
     if deleted:
         report.purged = _mark_purged(deleted, now=now, days=days)
+        proof_forget_cached_images([(pk, sha) for pk, _name, sha in candidates if pk in deleted])
     if report.purged or report.failed:
         logger.info("retention: %s", report.as_dict())
     return report

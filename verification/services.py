@@ -42,6 +42,16 @@ def proof_storage() -> Any:
     return storages["proofs"]
 
 
+def proof_thumbnail_cache_key(proof_id: int, sha256: str) -> str:
+    # The hash in the key: a stored proof never changes, so a cached thumbnail never goes stale.
+    return f"proof-thumbnail:{proof_id}:{sha256}"
+
+
+def proof_forget_cached_images(proofs: list[tuple[int, str]]) -> None:
+    """Drop the cached thumbnails of proofs whose files were deleted (pairs of id and SHA-256)."""
+    cache.delete_many([proof_thumbnail_cache_key(pk, sha256) for pk, sha256 in proofs])
+
+
 def _check_rate(actor: Any) -> None:
     limit = settings.PROOF_UPLOAD_RATE_LIMIT
     window = settings.PROOF_UPLOAD_RATE_WINDOW_SECONDS

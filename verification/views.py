@@ -14,7 +14,13 @@ from payments.selectors import submission_get_for_buyer
 from verification.exceptions import ProofRejected
 from verification.models import PaymentProof
 from verification.selectors import proof_get_for_user, proof_list_for_submission
-from verification.services import ACCEPTS_PROOF, proof_read_bytes, proof_record_view, proof_submit
+from verification.services import (
+    ACCEPTS_PROOF,
+    proof_read_bytes,
+    proof_record_view,
+    proof_submit,
+    proof_thumbnail_cache_key,
+)
 
 
 class ProofUploadForm(forms.Form):
@@ -108,7 +114,7 @@ def _gone(proof: PaymentProof) -> HttpResponse:
 def _thumbnail_bytes(proof: PaymentProof) -> tuple[bytes, str]:
     if proof.is_pdf:
         return _PDF_THUMBNAIL, "image/svg+xml"
-    key = f"proof-thumbnail:{proof.pk}:{proof.sha256}"
+    key = proof_thumbnail_cache_key(proof.pk, proof.sha256)
     cached = cache.get(key)
     if cached is None:
         # Decrypt and shrink once; the stored proof never changes, so the cache never goes stale.

@@ -587,3 +587,45 @@ def test_command_refusals(personas: Personas) -> None:
         call_command("erase_buyer", "owner@example.test", "--reason", "x", "--yes")
     assert not AuditEvent.objects.filter(action="user.erased").exists()
     assert User.objects.filter(erased_at__isnull=False).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_proof_awaiting_a_decision_loses_its_file_but_stays_in_the_queue(
+    personas: Personas,
+    proof_root: Path,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from django.core.cache import cache
+    from rest_framework.authtoken.models import Token
+
+    from verification.services import proof_thumbnail_cache_key
+
+    proof = _upload(personas.submission, "green")
+    Token.objects.create(user=personas.buyer)
+    owner = Client()
+    owner.force_login(personas.owner)
+    thumbnail = owner.get(reverse("verification:proof-thumbnail", args=[proof.pk]))
+    assert (thumbnail.status_code, thumbnail["Content-Type"]) == (200, "image/jpeg")
+    assert cache.get(proof_thumbnail_cache_key(proof.pk, proof.sha256)) is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        erase_buyer(personas.buyer, reason="ticket 12", actor=personas.finance)
+
+    assert cache.get(proof_thumbnail_cache_key(proof.pk, proof.sha256)) is None
+    assert Token.objects.filter(user=personas.buyer).count() == 0
+    assert stored_files(proof_root) == []
+    review = ProofReview.objects.get(pk=proof.pk)
+    assert review.state == "awaiting"
+    page = owner.get(reverse("admin:verification_proofreview_change", args=[proof.pk]))
+    assert page.status_code == 200
+    assert "File deleted on the buyer&#x27;s erasure request." in page.content.decode()
+    gone = owner.get(reverse("verification:proof-file", args=[proof.pk]))
+    assert (gone.status_code, gone.content) == (
+        410,
+        b"File deleted on the buyer's erasure request.",
+    )
+    # The GOM can still decide it, on the amount and the statement.
+    assert submission_approve(
+        actor=personas.owner, submission_id=personas.submission.pk, amount_minor=125_000
+    ).is_done
+    assert Payment.objects.get(buyer=personas.buyer).amount_minor == 125_000

@@ -253,3 +253,20 @@ def test_review_page_shows_the_notice_instead_of_the_image(
     detail = client.get(reverse("admin:verification_paymentproof_change", args=[proof.pk]))
     assert detail.status_code == 200
     assert "File deleted after 30 days (retention)." in detail.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_cached_thumbnail_goes_with_the_file(personas: Personas, proof_root: Path) -> None:
+    from django.core.cache import cache
+
+    from verification.services import proof_thumbnail_cache_key
+
+    proof = _approved(personas)
+    client = Client()
+    client.force_login(personas.owner)
+    assert client.get(reverse("verification:proof-thumbnail", args=[proof.pk])).status_code == 200
+    key = proof_thumbnail_cache_key(proof.pk, proof.sha256)
+    assert cache.get(key) is not None
+    with time_machine.travel(DECIDED + timedelta(days=181), tick=False):
+        purge_expired_proof_files()
+    assert cache.get(key) is None
