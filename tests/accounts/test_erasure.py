@@ -23,6 +23,7 @@ from accounts.erasure import ERASED_NAME, ERASED_TEXT, ErasureRefused, erase_buy
 from accounts.models import User
 from accounts.roles import FINANCE_GROUP
 from audit.models import AuditEvent
+from legacy.models import ImportBatch, LegacyIdMap
 from payments.models import (
     IdempotencyRecord,
     Payment,
@@ -163,6 +164,16 @@ def buyer(personas: Personas, proof_root: Path, settings: Any) -> Buyer:
         kind=StatementMatch.Kind.REFERENCE,
         status=StatementMatch.Status.CONFIRMED,
     )
+    # Brought across from the earlier platform, where the buyer was known by their e-mail.
+    batch = ImportBatch.objects.create(name="gomflow-2025", source="postgres://old/gomflow")
+    LegacyIdMap.objects.create(
+        batch=batch,
+        legacy_table="submissions.buyer",
+        legacy_id=EMAIL,
+        target_model="accounts.User",
+        target_id=str(user.pk),
+        created=True,
+    )
     IdempotencyRecord.objects.create(
         user=user, key="k1", fingerprint="f" * 64, response_status=201, response_body={"n": NAME}
     )
@@ -274,13 +285,30 @@ def test_erasure_keeps_every_sum_equal_and_leaves_no_personal_data(
     assert before["aggregates"]["refunds"] == {"n": 1, "amount": 25_000}
     assert before["aggregates"]["grants"]["n"] == 3
     assert len(stored_files(proof_root)) == 2
-    assert _rows_mentioning(PERSONAL, exclude=(AuditEvent,)) != []
+    # The scan sees the buyer in every place the erasure has to reach.
+    personal = [*PERSONAL, RECEIPT_TEXT, REFUND_DETAILS]
+    assert sorted({found.split(" #")[0] for found in _rows_mentioning(personal)}) == [
+        "accounts.HistoricalUser",
+        "accounts.User",
+        "axes.AccessAttempt",
+        "legacy.LegacyIdMap",
+        "payments.HistoricalRefund",
+        "payments.HistoricalSubmission",
+        "payments.IdempotencyRecord",
+        "payments.Refund",
+        "payments.StatementLine",
+        "payments.Submission",
+        "verification.HistoricalPaymentProof",
+        "verification.PaymentProof",
+        "verification.ProofReview",
+    ]
     audit_before = AuditEvent.objects.count()
 
     result = _erase(buyer, personas.finance, django_capture_on_commit_callbacks)
 
     assert _sums() == before
     assert _rows_mentioning(PERSONAL) == []
+    assert _rows_mentioning([REFUND_DETAILS]) == []
     # Free text goes too, except the rejection note inside the append-only audit log (a GOM's
     # words to the buyer, recorded with the state change; audit rows cannot be updated).
     leftovers = _rows_mentioning([RECEIPT_TEXT, REFUND_DETAILS, NOTE_TO_BUYER])
@@ -320,6 +348,7 @@ def test_erasure_keeps_every_sum_equal_and_leaves_no_personal_data(
     buyer.line.refresh_from_db()
     assert buyer.line.payer == ERASED_TEXT
     assert IdempotencyRecord.objects.filter(user=user).count() == 0
+    assert LegacyIdMap.objects.get().legacy_id == f"erased-{user.pk}"
     assert AccessAttempt.objects.count() == 0
 
     erased = AuditEvent.objects.get(action="user.erased")
