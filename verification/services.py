@@ -22,7 +22,13 @@ from verification.agent.providers import BY_SLUG, BY_TEMPLATE
 from verification.agent.score import Expectation, assess
 from verification.exceptions import ProofRejected
 from verification.intake import prepare_upload
-from verification.models import AnalysisStatus, PaymentProof, ProofReview, ReviewState
+from verification.models import (
+    AnalysisStatus,
+    PaymentProof,
+    ProofReview,
+    PurgeReason,
+    ReviewState,
+)
 
 logger = logging.getLogger(__name__)
 # Serialise duplicate-reference checks per provider+reference (see proof_analyze). Only the
@@ -277,6 +283,10 @@ def proof_analyze(*, proof_id: int) -> PaymentProof:
         locked = PaymentProof.objects.select_for_update().get(pk=proof_id)
         if locked.analysis_status != AnalysisStatus.PENDING:
             return locked
+        if reading is not None and locked.file_purge_reason == PurgeReason.ERASURE:
+            # The buyer was erased while the agent read the picture (no lock is held then):
+            # keep nothing read off it.
+            status, reason, reading = AnalysisStatus.UNAVAILABLE, locked.purge_notice, None
         locked.analysis_status = status
         locked.analysis_reason = reason
         locked.analyzed_at = timezone.now()

@@ -658,3 +658,32 @@ def test_a_proof_awaiting_a_decision_loses_its_file_but_stays_in_the_queue(
         actor=personas.owner, submission_id=personas.submission.pk, amount_minor=125_000
     ).is_done
     assert Payment.objects.get(buyer=personas.buyer).amount_minor == 125_000
+
+
+@pytest.mark.django_db
+def test_an_analysis_finishing_after_the_erasure_keeps_nothing_it_read(
+    personas: Personas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verification import services
+    from verification.agent.extract import Reading
+
+    monkeypatch.setattr("verification.tasks.analyze_proof_task.delay", lambda *args: None)
+    proof = _upload(personas.submission, "green")
+    PaymentProof.objects.filter(pk=proof.pk).update(raw_text="")
+
+    def read_while_the_buyer_is_erased(*args: object, **kwargs: object) -> Reading:
+        # The agent reads with no lock held; the erasure commits meanwhile.
+        erase_buyer(personas.buyer, reason="ticket 13", actor=personas.finance)
+        return Reading(
+            provider="gcash", amount_minor=125_000, currency="PHP", raw_text=RECEIPT_TEXT
+        )
+
+    monkeypatch.setattr(services.agent, "read_proof", read_while_the_buyer_is_erased)
+    analysed = services.proof_analyze(proof_id=proof.pk)
+    assert (analysed.analysis_status, analysed.raw_text, analysed.amount_minor) == (
+        "unavailable",
+        "",
+        None,
+    )
+    assert analysed.analysis_reason == "File deleted on the buyer's erasure request."
+    assert _rows_mentioning([RECEIPT_TEXT]) == []
