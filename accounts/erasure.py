@@ -38,6 +38,9 @@ from webhooks.models import Delivery
 
 logger = logging.getLogger(__name__)
 
+# Only the concurrency test turns it off, to show the deadlock the lock order prevents.
+LOCK_REFUNDS_FIRST = True
+
 ERASED_NAME = "Erased buyer"
 # What replaces free text that was not empty, so a reader sees that something was removed.
 ERASED_TEXT = "[erased]"
@@ -69,6 +72,10 @@ class ErasureResult:
             "refunds": self.refunds,
             "statement_lines": self.statement_lines,
         }
+
+
+def race_window() -> None:
+    """A no-op the concurrency test replaces, to hold the submissions' locks a moment."""
 
 
 def erased_email(user_id: int) -> str:
@@ -118,7 +125,10 @@ def erase_buyer(user: Any, *, reason: str, actor: Any, via: str = "admin") -> Er
         raise ErasureRefused("Say why (the request it answers); the reason is audited.")
     user_model = get_user_model()
     with transaction.atomic():
-        locked = user_model.objects.select_for_update().get(pk=user.pk)
+        # FOR NO KEY UPDATE: it serialises erasures of one account but, unlike FOR UPDATE, lets
+        # a refund or payment in flight insert rows that point at the buyer (their foreign-key
+        # checks take KEY SHARE) and finish. The e-mail's UPDATE, last, takes the full lock.
+        locked = user_model.objects.select_for_update(no_key=True).get(pk=user.pk)
         refusal = erasure_refusal(locked)
         if refusal is not None:
             raise ErasureRefused(refusal)
@@ -128,14 +138,18 @@ def erase_buyer(user: Any, *, reason: str, actor: Any, via: str = "admin") -> Er
         submission_ids = list(
             Submission.objects.filter(buyer=locked).order_by("pk").values_list("pk", flat=True)
         )
-        # Row locks in the money services' order: refunds (their update locks them) before
-        # submissions, submissions by pk, proofs last; a refund or decision in flight finishes
-        # first instead of deadlocking with the scrub.
-        result.refunds = _scrub_refunds(Refund.objects.filter(buyer=locked))
+        # Row locks in the money services' order: refunds before submissions (a refund's
+        # approval locks refund → payment → submission), submissions by pk, proofs last; a
+        # refund or decision in flight finishes first instead of deadlocking with the scrub.
+        refunds = Refund.objects.filter(buyer=locked)
+        if LOCK_REFUNDS_FIRST:
+            result.refunds = _scrub_refunds(refunds)
         list(Submission.objects.select_for_update().filter(pk__in=submission_ids).order_by("pk"))
+        race_window()
+        if not LOCK_REFUNDS_FIRST:
+            result.refunds = _scrub_refunds(refunds)
         result.submissions = len(submission_ids)
 
-        _scrub_account(locked, now=now)
         _scrub_submissions(submission_ids, user_id=locked.pk)
         proofs = PaymentProof.objects.filter(submission_id__in=submission_ids)
         cached_images = list(proofs.values_list("pk", "sha256"))
@@ -144,6 +158,14 @@ def erase_buyer(user: Any, *, reason: str, actor: Any, via: str = "admin") -> Er
         result.statement_lines = _scrub_statement_lines(payments)
         _scrub_webhook_payloads(submission_ids)
         _scrub_traces(locked, old_email=old_email)
+        # Changing the e-mail (a unique key) locks the account fully: from here no new row can
+        # point at the buyer until this commits. One placed since the list above means the
+        # scrub missed it: start again rather than leave it.
+        _scrub_account(locked, now=now)
+        if Submission.objects.filter(buyer=locked).exclude(pk__in=submission_ids).exists():
+            raise ErasureRefused(
+                "The buyer placed an order while the erasure ran; nothing was erased. Run it again."
+            )
 
         audit_record(
             actor=actor,

@@ -687,3 +687,28 @@ def test_an_analysis_finishing_after_the_erasure_keeps_nothing_it_read(
     )
     assert analysed.analysis_reason == "File deleted on the buyer's erasure request."
     assert _rows_mentioning([RECEIPT_TEXT]) == []
+
+
+@pytest.mark.django_db
+def test_an_order_placed_while_the_erasure_runs_stops_it(
+    buyer: Buyer, personas: Personas, proof_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accounts import erasure
+
+    before = _sums()
+    files_before = stored_files(proof_root)
+    monkeypatch.setattr(
+        erasure,
+        "race_window",
+        lambda: SubmissionFactory(group_order=personas.order, buyer=buyer.user, buyer_name=NAME),
+    )
+    with pytest.raises(ErasureRefused, match="placed an order while the erasure ran"):
+        erase_buyer(buyer.user, reason="ticket 5", actor=personas.finance)
+    assert _sums() == before
+    buyer.user.refresh_from_db()
+    assert (buyer.user.email, buyer.user.erased_at) == (EMAIL, None)
+    assert set(
+        Submission.objects.filter(buyer=buyer.user).values_list("buyer_name", flat=True)
+    ) == {NAME}
+    assert stored_files(proof_root) == files_before
+    assert not AuditEvent.objects.filter(action="user.erased").exists()
