@@ -38,6 +38,9 @@ class User(AbstractUser):
     email = models.EmailField(_("e-mail address"), unique=True)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # Set when the person's data was erased on request (accounts.erasure); the row stays because
+    # every payment, refund and ledger entry points at it.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -50,6 +53,9 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
+        permissions = [
+            ("erase_buyer", _("Can erase a buyer's personal data")),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email
@@ -57,6 +63,10 @@ class User(AbstractUser):
     @property
     def audit_label(self) -> str:
         return f"User #{self.pk}"
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

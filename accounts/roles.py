@@ -74,6 +74,11 @@ _FINANCE_PERMISSIONS = [
     ("payments", "add_statementmapping"),
     ("payments", "change_statementmapping"),
     ("fraud", "view_fraudlog"),
+    # Data protection: find a buyer and carry out an erasure request (accounts.erasure).
+    ("accounts", "view_user"),
+    ("accounts", "erase_buyer"),
+    # The daily metrics roll-up (every GOM's figures together, so not for GOMs).
+    ("ops", "view_dailymetric"),
 ]
 
 

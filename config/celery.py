@@ -33,6 +33,17 @@ app.conf.beat_schedule = {
         "task": "payments.purge_statement_previews",
         "schedule": crontab(hour=19, minute=0),
     },
+    # Proof files past retention (PROOF_RETENTION_DAYS after the decision), in a quiet hour:
+    # 19:30 UTC is 03:30 in Manila and Kuala Lumpur.
+    "verification-purge-expired-proof-files": {
+        "task": "verification.purge_expired_proof_files",
+        "schedule": crontab(hour=19, minute=30),
+    },
+    # Yesterday's figures per currency, just after midnight in Manila and KL (16:20 UTC).
+    "ops-roll-up-metrics": {
+        "task": "ops.roll_up_metrics",
+        "schedule": crontab(hour=16, minute=20),
+    },
     "payments-purge-idempotency-keys": {
         "task": "payments.purge_idempotency_keys",
         "schedule": crontab(hour=17, minute=0),

@@ -303,6 +303,8 @@ PAYMENT_GRACE_HOURS = env.int("PAYMENT_GRACE_HOURS", default=12)
 ADMINS = [("Operators", address) for address in env.list("OPERATOR_EMAILS", default=[])]
 ALERT_SUCCESS_RATE_MIN = env.float("ALERT_SUCCESS_RATE_MIN", default=0.90)
 ALERT_WEBHOOK_FAILURE_RATE_MAX = env.float("ALERT_WEBHOOK_FAILURE_RATE_MAX", default=0.05)
+# The daily metrics roll-up counts calendar days in this zone (Manila and KL are both UTC+8).
+METRICS_TIME_ZONE = env.str("METRICS_TIME_ZONE", default="Asia/Manila")
 # Lets a monitor read /api/health/payments without a staff session; empty disables it.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 
@@ -366,6 +368,10 @@ PROOF_UPLOAD_RATE_WINDOW_SECONDS = env.int("PROOF_UPLOAD_RATE_WINDOW_SECONDS", d
 PROOF_AGENT_TIME_LIMIT_SECONDS = env.int("PROOF_AGENT_TIME_LIMIT_SECONDS", default=30)
 PROOF_AGENT_APPROVE_THRESHOLD = env.float("PROOF_AGENT_APPROVE_THRESHOLD", default=0.70)
 STORAGES["proofs"] = {"BACKEND": "verification.storage.EncryptedStorage", "OPTIONS": {}}
+# A proof's file is deleted this many days after the final decision on it (its hashes and the
+# amounts stay); the daily purge deletes at most PROOF_PURGE_BATCH_SIZE files per run.
+PROOF_RETENTION_DAYS = env.int("PROOF_RETENTION_DAYS", default=180)
+PROOF_PURGE_BATCH_SIZE = env.int("PROOF_PURGE_BATCH_SIZE", default=500)
 
 # --- Outgoing webhooks
 # Webhook URLs must resolve to public addresses (no SSRF into our network) unless this is set,

@@ -129,6 +129,9 @@ def deliver_buyer_email(payload: dict[str, object]) -> None:
     submission = Submission.objects.select_related("group_order", "buyer").get(
         pk=payload["submission_id"]
     )
+    if submission.buyer.erased_at is not None:
+        # Queued before the buyer's erasure; there is no address to write to any more.
+        return
     refund_id = payload.get("refund_id")
     refund = Refund.objects.get(pk=refund_id) if refund_id else None
     send_buyer_email(kind, submission, refund)

@@ -94,6 +94,8 @@ class PaymentProofAdmin(ScopedAdmin):
                     "width",
                     "height",
                     "scan_status",
+                    "file_purged_at",
+                    "file_purge_reason",
                 )
             },
         ),
@@ -146,6 +148,8 @@ class PaymentProofAdmin(ScopedAdmin):
 
     @admin.display(description="file")
     def file_link(self, proof: PaymentProof) -> str:
+        if proof.is_file_purged:
+            return proof.purge_notice
         return format_html(
             '<a href="{}" target="_blank" rel="noopener">open proof</a>',
             reverse("verification:proof-file", args=[proof.pk]),

@@ -55,8 +55,14 @@ class ScanStatus(models.TextChoices):
     NOT_SCANNED = "not_scanned", _("Not scanned (no scanner configured)")
 
 
+class PurgeReason(models.TextChoices):
+    RETENTION = "retention", _("Retention period over")
+    ERASURE = "erasure", _("Buyer's erasure request")
+
+
 class PaymentProof(models.Model):
     AnalysisStatus = AnalysisStatus
+    PurgeReason = PurgeReason
     Suggestion = Suggestion
 
     submission = models.ForeignKey(
@@ -119,6 +125,18 @@ class PaymentProof(models.Model):
         related_name="+",
     )
     analyzed_at = models.DateTimeField(_("analysed"), null=True, blank=True)
+    # The stored file is deleted after the retention period or on the buyer's erasure; the row,
+    # its hashes and the amounts read stay, so duplicate checks and the books still work.
+    file_purged_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
+    # Nullable, not blank-by-default: a NOT NULL column may not be added to this large table
+    # (docs/migrations.md); empty until the file is deleted.
+    file_purge_reason = models.CharField(  # noqa: DJ001
+        _("why the file was deleted"),
+        max_length=16,
+        choices=PurgeReason.choices,
+        blank=True,
+        null=True,
+    )
     history = HistoricalRecords(excluded_fields=["raw_text"])
 
     class Meta:
@@ -153,6 +171,18 @@ class PaymentProof(models.Model):
     @property
     def is_pdf(self) -> bool:
         return self.content_type == "application/pdf"
+
+    @property
+    def is_file_purged(self) -> bool:
+        return self.file_purged_at is not None
+
+    @property
+    def purge_notice(self) -> str:
+        """What people see instead of a deleted file."""
+        if self.file_purge_reason == PurgeReason.ERASURE:
+            return "File deleted on the buyer's erasure request."
+        days = settings.PROOF_RETENTION_DAYS
+        return f"File deleted after {days} days (retention)."
 
 
 class ReviewState(models.TextChoices):

@@ -24,7 +24,13 @@ from verification.agent.providers import BY_SLUG, BY_TEMPLATE
 from verification.agent.score import Expectation, assess
 from verification.exceptions import ProofRejected
 from verification.intake import prepare_upload
-from verification.models import AnalysisStatus, PaymentProof, ProofReview, ReviewState
+from verification.models import (
+    AnalysisStatus,
+    PaymentProof,
+    ProofReview,
+    PurgeReason,
+    ReviewState,
+)
 
 logger = logging.getLogger(__name__)
 # Serialise duplicate-reference checks per provider+reference (see proof_analyze). Only the
@@ -42,6 +48,16 @@ ACCEPTS_PROOF = (
 
 def proof_storage() -> Any:
     return storages["proofs"]
+
+
+def proof_thumbnail_cache_key(proof_id: int, sha256: str) -> str:
+    # The hash in the key: a stored proof never changes, so a cached thumbnail never goes stale.
+    return f"proof-thumbnail:{proof_id}:{sha256}"
+
+
+def proof_forget_cached_images(proofs: list[tuple[int, str]]) -> None:
+    """Drop the cached thumbnails of proofs whose files were deleted (pairs of id and SHA-256)."""
+    cache.delete_many([proof_thumbnail_cache_key(pk, sha256) for pk, sha256 in proofs])
 
 
 def _check_rate(actor: Any) -> None:
@@ -251,6 +267,9 @@ def proof_analyze(*, proof_id: int) -> PaymentProof:
     )
     status, reason, reading = AnalysisStatus.DONE, "", None
     try:
+        if proof.is_file_purged:
+            # Erased before the agent got to it: there is nothing left to read.
+            raise agent.OcrUnavailable(proof.purge_notice)
         reading = agent.read_proof(
             proof_read_bytes(proof),
             proof.content_type,
@@ -267,6 +286,10 @@ def proof_analyze(*, proof_id: int) -> PaymentProof:
         locked = PaymentProof.objects.select_for_update().get(pk=proof_id)
         if locked.analysis_status != AnalysisStatus.PENDING:
             return locked
+        if reading is not None and locked.file_purge_reason == PurgeReason.ERASURE:
+            # The buyer was erased while the agent read the picture (no lock is held then):
+            # keep nothing read off it.
+            status, reason, reading = AnalysisStatus.UNAVAILABLE, locked.purge_notice, None
         locked.analysis_status = status
         locked.analysis_reason = reason
         locked.analyzed_at = timezone.now()

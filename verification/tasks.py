@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from verification.retention import purge_expired_proof_files
 from verification.services import proof_analyze
 
 
@@ -20,3 +21,15 @@ from verification.services import proof_analyze
 )
 def analyze_proof_task(self: object, proof_id: int) -> str:
     return proof_analyze(proof_id=proof_id).analysis_status
+
+
+@shared_task(
+    name="verification.purge_expired_proof_files",
+    autoretry_for=(OperationalError,),
+    max_retries=3,
+    retry_backoff=30,
+    acks_late=True,
+)
+def purge_expired_proof_files_task() -> dict[str, object]:
+    """Delete the files of proofs past retention, one bounded batch a run (daily in beat)."""
+    return purge_expired_proof_files().as_dict()

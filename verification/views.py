@@ -14,7 +14,13 @@ from payments.selectors import submission_get_for_buyer
 from verification.exceptions import ProofRejected
 from verification.models import PaymentProof
 from verification.selectors import proof_get_for_user, proof_list_for_submission
-from verification.services import ACCEPTS_PROOF, proof_read_bytes, proof_record_view, proof_submit
+from verification.services import (
+    ACCEPTS_PROOF,
+    proof_read_bytes,
+    proof_record_view,
+    proof_submit,
+    proof_thumbnail_cache_key,
+)
 
 
 class ProofUploadForm(forms.Form):
@@ -63,6 +69,8 @@ def proof_upload(request: HttpRequest, code: str) -> HttpResponse:
 def proof_file(request: HttpRequest, pk: int) -> HttpResponse:
     """Serve a proof to those allowed (404 to everyone else), recording each view."""
     proof = proof_get_for_user(request.user, pk)
+    if proof.is_file_purged:
+        return _gone(proof)
     data = proof_read_bytes(proof)
     proof_record_view(actor=request.user, proof=proof)
     response = HttpResponse(data, content_type=proof.content_type)
@@ -85,10 +93,28 @@ _PDF_THUMBNAIL = (
 )
 
 
+# Shown in the queue in place of a proof whose file was deleted (retention or erasure).
+_DELETED_THUMBNAIL = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="96" height="128" viewBox="0 0 96 128">'
+    b'<rect width="96" height="128" fill="#eee"/><text x="48" y="70" font-size="13" '
+    b'text-anchor="middle" fill="#555">Deleted</text></svg>'
+)
+
+
+def _gone(proof: PaymentProof) -> HttpResponse:
+    # 410, not 404: the proof exists and the caller may see it, but its file is gone for good.
+    response = HttpResponse(
+        proof.purge_notice, content_type="text/plain; charset=utf-8", status=410
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def _thumbnail_bytes(proof: PaymentProof) -> tuple[bytes, str]:
     if proof.is_pdf:
         return _PDF_THUMBNAIL, "image/svg+xml"
-    key = f"proof-thumbnail:{proof.pk}:{proof.sha256}"
+    key = proof_thumbnail_cache_key(proof.pk, proof.sha256)
     cached = cache.get(key)
     if cached is None:
         # Decrypt and shrink once; the stored proof never changes, so the cache never goes stale.
@@ -109,6 +135,10 @@ def proof_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
     queue page shows a hundred of them.
     """
     proof = proof_get_for_user(request.user, pk)
+    if proof.is_file_purged:
+        response = HttpResponse(_DELETED_THUMBNAIL, content_type="image/svg+xml", status=410)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
     data, content_type = _thumbnail_bytes(proof)
     response = HttpResponse(data, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
