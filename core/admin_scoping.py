@@ -11,10 +11,11 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from simple_history.admin import SimpleHistoryAdmin
+
+from core.admin_history import HistoryAdmin
 
 
-class ScopedAdmin(SimpleHistoryAdmin):
+class ScopedAdmin(HistoryAdmin):
     """Base for every scoped ModelAdmin; subclasses say what a user may see and change."""
 
     # The selector that says which rows a user may see, e.g. ``submission_list_for_user``.
