@@ -1,5 +1,6 @@
 """The access matrix's shared world and one signed-in client per persona."""
 
+import logging
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from typing import Any
@@ -15,6 +16,17 @@ from tests.access.world import PERSONAS, World, world_in_rolled_back_transaction
 @pytest.fixture(scope="module")
 def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
     yield from world_in_rolled_back_transaction(django_db_blocker)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _quiet_refusals() -> Iterator[None]:
+    # Django logs every 403/404/405 with its traceback; the matrix makes a thousand on purpose.
+    # Server errors (500) are still logged.
+    logger = logging.getLogger("django.request")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")
