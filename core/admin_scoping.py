@@ -11,10 +11,11 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from simple_history.admin import SimpleHistoryAdmin
+
+from core.admin_history import HistoryAdmin
 
 
-class ScopedAdmin(SimpleHistoryAdmin):
+class ScopedAdmin(HistoryAdmin):
     """Base for every scoped ModelAdmin; subclasses say what a user may see and change."""
 
     # The selector that says which rows a user may see, e.g. ``submission_list_for_user``.
@@ -45,11 +46,8 @@ class ScopedAdmin(SimpleHistoryAdmin):
     ) -> HttpResponse:
         # simple-history falls back to the last historical copy when the live row is not in the
         # queryset, which would show another GOM's history; scope first.
+        # (A model simple-history does not track gets Django's own page: see HistoryAdmin.)
         self.get_object(request, object_id)
-        if not hasattr(self.model._meta, "simple_history_manager_attribute"):
-            # A model without simple-history (a log, a discrepancy): Django's own history page;
-            # simple-history's would fail with a server error.
-            return admin.ModelAdmin.history_view(self, request, object_id, extra_context)
         return super().history_view(request, object_id, extra_context)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:

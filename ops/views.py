@@ -16,11 +16,20 @@ from ops import health
 from ops.metrics import PaymentsCollector
 
 
-class IsStaffOrHealthToken(BasePermission):
-    """Staff, or a caller presenting ``Authorization: Bearer <HEALTH_TOKEN>``."""
+class IsOperatorOrHealthToken(BasePermission):
+    """A superuser, finance (who read every order), or ``Authorization: Bearer <HEALTH_TOKEN>``.
+
+    Not every staff user: a GOM is staff, and these figures (queue backlog, stuck proofs,
+    submissions by status) are every GOM's together.
+    """
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if request.user and request.user.is_authenticated and request.user.is_staff:
+        user = request.user
+        if (
+            user
+            and user.is_authenticated
+            and (user.is_superuser or user.has_perm("payments.view_all_orders"))
+        ):
             return True
         token = settings.HEALTH_TOKEN
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -97,9 +106,9 @@ class RedisHealthView(APIView):
 
 
 class PaymentsHealthView(APIView):
-    """Queue backlog, stuck count and rates, for staff or the health token."""
+    """Queue backlog, stuck count and rates, for operators or the health token."""
 
-    permission_classes = [IsStaffOrHealthToken]
+    permission_classes = [IsOperatorOrHealthToken]
 
     @extend_schema(responses=_HEALTH_RESPONSES)
     def get(self, request: Request) -> Response:
@@ -112,9 +121,9 @@ class PaymentsHealthView(APIView):
 
 
 class MetricsView(APIView):
-    """Prometheus text exposition, for staff or the health token."""
+    """Prometheus text exposition, for operators or the health token."""
 
-    permission_classes = [IsStaffOrHealthToken]
+    permission_classes = [IsOperatorOrHealthToken]
 
     @extend_schema(responses={200: OpenApiResponse(description="Prometheus text format")})
     def get(self, request: HttpRequest) -> HttpResponse:

@@ -15,9 +15,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.models import User
+from core.admin_history import HistoryAdmin
 from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
 from core.money import MoneyError, format_money, parse_amount
 from payments.exceptions import PaymentsError
@@ -248,7 +248,7 @@ class RefundAdmin(ScopedAdmin):
 
 
 @admin.register(FeeRule)
-class FeeRuleAdmin(SimpleHistoryAdmin):
+class FeeRuleAdmin(HistoryAdmin):
     list_display = (
         "method_type",
         "currency",

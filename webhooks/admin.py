@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_scoping import ReadOnlyAdmin
@@ -16,6 +16,14 @@ def _endpoints_for(user: Any) -> QuerySet[Endpoint]:
     if user.is_superuser:
         return Endpoint.objects.all()
     return Endpoint.objects.filter(owner=user)
+
+
+def _found(obj: Model | None) -> Model:
+    # Another GOM's endpoint or delivery is a 404, as everywhere in this admin (Django's default
+    # is a redirect saying it "doesn't exist").
+    if obj is None:
+        raise Http404("No such object.")
+    return obj
 
 
 class EndpointForm(forms.ModelForm):
@@ -49,6 +57,11 @@ class EndpointAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Endpoint]:
         return _endpoints_for(request.user)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        return _found(super().get_object(request, object_id, from_field))
 
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         fields = ["url", "description", "event_types", "is_active"]
@@ -118,6 +131,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).filter(endpoint__in=_endpoints_for(request.user))
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        return _found(super().get_object(request, object_id, from_field))
 
     @admin.action(description=_("Deliver again"), permissions=["view"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:

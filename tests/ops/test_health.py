@@ -6,9 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
+from accounts.roles import FINANCE_GROUP, GOM_GROUP
 from payments.models import Submission
 from tests.factories import StaffFactory, SubmissionFactory, UserFactory
 
@@ -35,7 +37,7 @@ def test_payments_health_counts_backlog_and_degrades_above_five_stuck(client: Cl
         submission = SubmissionFactory(status=Submission.Status.PROOF_SUBMITTED)
         Submission.objects.filter(pk=submission.pk).update(updated_at=old)
     SubmissionFactory(status=Submission.Status.PROOF_SUBMITTED)
-    client.force_login(StaffFactory())
+    client.force_login(StaffFactory(is_superuser=True))
 
     response = client.get("/api/health/payments")
 
@@ -54,7 +56,7 @@ def test_payments_health_flags_a_low_success_rate(client: Client) -> None:
     SubmissionFactory(status=Submission.Status.VERIFIED, verified_at=now)
     for _ in range(2):
         SubmissionFactory(status=Submission.Status.REJECTED, verified_at=now)
-    client.force_login(StaffFactory())
+    client.force_login(StaffFactory(is_superuser=True))
     payments = client.get("/api/health/payments").json()["checks"]["payments"]
     assert payments["details"]["success_rate"] == 0.3333
     assert payments["details"]["rejection_rate"] == 0.6667
@@ -62,12 +64,22 @@ def test_payments_health_flags_a_low_success_rate(client: Client) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("who", "status"), [("anonymous", 403), ("buyer", 403), ("staff", 200)])
-def test_payments_health_is_for_staff(client: Client, who: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("anonymous", 403), ("buyer", 403), ("gom", 403), ("finance", 200), ("superuser", 200)],
+)
+def test_payments_health_is_for_superusers_and_finance(
+    client: Client, who: str, status: int
+) -> None:
+    # A GOM is staff too, but these figures are every GOM's together.
     if who == "buyer":
         client.force_login(UserFactory())
-    elif who == "staff":
-        client.force_login(StaffFactory())
+    elif who in ("gom", "finance"):
+        staff = StaffFactory()
+        staff.groups.add(Group.objects.get(name=GOM_GROUP if who == "gom" else FINANCE_GROUP))
+        client.force_login(staff)
+    elif who == "superuser":
+        client.force_login(StaffFactory(is_superuser=True))
     assert client.get("/api/health/payments").status_code == status
 
 

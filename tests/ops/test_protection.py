@@ -1,9 +1,11 @@
 """Lockout after failed logins, API throttling, the content security policy and metrics."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import FINANCE_GROUP, GOM_GROUP
 from payments.models import Submission
 from tests.factories import StaffFactory, SubmissionFactory, UserFactory
 
@@ -83,11 +85,17 @@ def test_api_docs_are_served_without_a_cdn(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_metrics_for_staff_show_submissions_by_status(client: Client) -> None:
+def test_metrics_for_finance_show_submissions_by_status(client: Client) -> None:
     SubmissionFactory(amount_due_minor=125_000)
     SubmissionFactory(amount_due_minor=5_000, status=Submission.Status.VERIFIED)
     assert client.get("/api/metrics").status_code == 403
-    client.force_login(StaffFactory())
+    gom = StaffFactory()
+    gom.groups.add(Group.objects.get(name=GOM_GROUP))
+    client.force_login(gom)
+    assert client.get("/api/metrics").status_code == 403  # every GOM's figures: not a GOM's
+    finance = StaffFactory()
+    finance.groups.add(Group.objects.get(name=FINANCE_GROUP))
+    client.force_login(finance)
     response = client.get("/api/metrics")
     assert response.status_code == 200
     text = response.content.decode()

@@ -87,12 +87,12 @@ def test_a_gom_sees_and_edits_only_their_own_endpoints_and_deliveries(settings: 
     assert deliveries.status_code == 200
     assert [d.endpoint_id for d in deliveries.context["cl"].result_list] == [mine.pk]
 
-    # Another GOM's endpoint is not there for them: the admin sends them back, nothing changes.
+    # Another GOM's endpoint is not there for them: a 404, and nothing changes.
     response = client.post(
         f"/admin/webhooks/endpoint/{theirs.pk}/change/",
         {"url": "http://127.0.0.1:9/stolen", "event_types": ["refund.paid"], "is_active": "on"},
     )
-    assert response.status_code == 302
+    assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.url == "http://127.0.0.1:9/b"
     assert theirs.event_types == ["submission.verified"]

@@ -284,7 +284,7 @@ def test_payments_health_degrades_when_webhooks_fail(
     )
     with django_capture_on_commit_callbacks(execute=True):
         submission_transition(actor=gom, submission=submission, target="verified")
-    client.force_login(StaffFactory())  # type: ignore[attr-defined]
+    client.force_login(StaffFactory(is_superuser=True))  # type: ignore[attr-defined]
     payments = client.get("/api/health/payments").json()["checks"]["payments"]  # type: ignore[attr-defined]
     assert payments["status"] == "DEGRADED"
     assert payments["details"]["webhook_failure_rate"] == 1.0
