@@ -117,6 +117,13 @@ def submission_mark_instructions_sent(*, actor: Any, submission: Submission) -> 
     return locked
 
 
+def _change_reason(text: str) -> str:
+    # simple-history keeps the reason in a 100-character column; the full notes (up to a
+    # 500-character note to the buyer) are on the submission and in the audit row.
+    limit = Submission.history.model._meta.get_field("history_change_reason").max_length
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def submission_transition(
     *,
     actor: Any,
@@ -146,7 +153,7 @@ def submission_transition(
             locked.verified_by = actor if getattr(actor, "is_authenticated", False) else None
             locked.verified_at = timezone.now()
             update_fields += ["verified_by", "verified_at"]
-        locked._change_reason = notes or f"{previous} → {target}"  # type: ignore[attr-defined]
+        locked._change_reason = _change_reason(notes or f"{previous} → {target}")  # type: ignore[attr-defined]
         locked.save(update_fields=update_fields)
         audit_record(
             actor=actor,
