@@ -25,7 +25,11 @@ def shop(db: None) -> dict:
     card = GroupOrderItemFactory(group_order=order, name="Photocard", unit_price_minor=35_000)
     gcash = PaymentMethodFactory(owner=gom, display_name="GCash", account_number="09171234567")
     maya = PaymentMethodFactory(
-        owner=gom, template_code="ph-maya", display_name="Maya", account_number="09181234567"
+        owner=gom,
+        template_code="ph-maya",
+        method_type="maya",
+        display_name="Maya",
+        account_number="09181234567",
     )
     paused = PaymentMethodFactory(owner=gom, display_name="Old GCash", is_active=False)
     order.accepted_methods.set([gcash, maya, paused])
@@ -170,6 +174,10 @@ def test_pay_page_shows_the_amount_and_every_method_with_copy_buttons(
     assert html.index("Maya") < html.index("09171234567")  # the buyer's choice comes first
     assert "Old GCash" not in html
     assert 'class="countdown"' in html
+    # Each card says what the provider charges (the default fee rules).
+    assert html.count('<dt>Provider fee</dt><dd class="fee">') == 2
+    assert '<dd class="fee">2.5% + ₱15.00</dd>' in html
+    assert '<dd class="fee">3.5% + ₱10.00</dd>' in html
 
 
 @pytest.mark.parametrize("page", ["payments:submission-pay", "buyer:submission-status"])
