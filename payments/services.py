@@ -20,6 +20,7 @@ from payments.models import (
     SubmissionLine,
 )
 from payments.notifications import notify_buyer_on_commit
+from payments.selectors import paymentmethod_month_committed_minor
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def submission_create(
         limit = settings.PAYMENT_LIMITS_MINOR[order.currency]
         if amount_due > limit:
             raise PaymentRuleViolation("This order is over the amount a single payment may carry.")
+        if payment_method is not None and payment_method.monthly_limit_minor is not None:
+            _check_monthly_limit(payment_method, currency=order.currency, amount_minor=amount_due)
         submission = Submission.objects.create(
             group_order=order,
             buyer=buyer,
@@ -104,6 +107,18 @@ def submission_create(
         if notify:
             notify_buyer_on_commit("submission_placed", submission.pk)
     return submission
+
+
+def _check_monthly_limit(method: PaymentMethod, *, currency: str, amount_minor: int) -> None:
+    # The method's row lock (taken after the order's, always in this order) makes two buyers
+    # placing orders at once count each other's: together they cannot pass the limit.
+    locked = PaymentMethod.objects.select_for_update().get(pk=method.pk)
+    committed = paymentmethod_month_committed_minor(locked, currency=currency)
+    if committed + amount_minor > locked.monthly_limit_minor:
+        raise PaymentRuleViolation(
+            f"{locked.display_name} cannot take this order: it would pass the account's monthly"
+            " receiving limit. Choose another payment method."
+        )
 
 
 def submission_mark_instructions_sent(*, actor: Any, submission: Submission) -> Submission:

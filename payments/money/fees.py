@@ -47,3 +47,9 @@ def fee_describe(*, rule: FeeRule | None, currency: str) -> str:
     if rule.fixed_minor:
         parts.append(format_money(rule.fixed_minor, currency))
     return " + ".join(parts)
+
+
+def local_month_start(moment: datetime, currency: str) -> datetime:
+    """Return the first instant of ``moment``'s calendar month where the currency's buyers live."""
+    local = moment.astimezone(_CURRENCY_TIMEZONE[currency])
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
