@@ -75,8 +75,6 @@ def _upload(page: Page, base: str, code: str, receipt: Receipt, tmp_path: Path) 
 
 
 def _review_url(code: str) -> str:
-    # The review page itself, not the queue: the queue's live count is a Server-Sent Events
-    # stream whose server threads would hold database sessions past the test's end.
     proof_id = ProofReview.objects.get(submission_code=code, state="awaiting").proof_id
     return f"/admin/verification/proofreview/{proof_id}/"
 
