@@ -142,7 +142,7 @@ def paymentmethod_last_used_by(buyer: Any, methods: list[PaymentMethod]) -> Paym
 
 
 # A submission still waiting for (part of) its money: what it owes may yet reach its method.
-_OPEN_STATES = (
+OPEN_STATES = (
     Submission.Status.PENDING_PAYMENT,
     Submission.Status.PROOF_SUBMITTED,
     Submission.Status.REJECTED,
@@ -164,6 +164,6 @@ def paymentmethod_month_committed_minor(method: PaymentMethod, *, currency: str)
         paid_at__gte=since,
     ).aggregate(total=Sum("amount_minor"))["total"]
     owed = Submission.objects.filter(
-        payment_method=method, currency=currency, status__in=_OPEN_STATES
+        payment_method=method, currency=currency, status__in=OPEN_STATES
     ).aggregate(total=Sum(F("amount_due_minor") - F("paid_minor")))["total"]
     return (received or 0) + (owed or 0)

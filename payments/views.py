@@ -95,6 +95,7 @@ def submission_pay(request: HttpRequest, code: str) -> HttpResponse:
         )
         for method in methods
     }
+    full = {method.pk for method in methods if _is_past_monthly_limit(method, submission)}
     with timezone.override(order.timezone):
         return render(
             request,
@@ -102,11 +103,22 @@ def submission_pay(request: HttpRequest, code: str) -> HttpResponse:
             {
                 "submission": submission,
                 "order": order,
-                "methods": [(method, fees[method.pk]) for method in methods],
+                "methods": [(method, fees[method.pk], method.pk in full) for method in methods],
                 "next_due": submission_next_due(submission),
                 "schedule": submission_schedule(submission),
             },
         )
+
+
+def _is_past_monthly_limit(method: PaymentMethod, submission: Submission) -> bool:
+    """Whether paying this submission through ``method`` would pass its monthly limit."""
+    if method.monthly_limit_minor is None:
+        return False
+    committed = selectors.paymentmethod_month_committed_minor(method, currency=submission.currency)
+    is_own_method = method.pk == submission.payment_method_id
+    if is_own_method and submission.status in selectors.OPEN_STATES:
+        committed -= submission.outstanding_minor  # already counted as owed to this method
+    return committed + submission.outstanding_minor > method.monthly_limit_minor
 
 
 def payment_method_qr(request: HttpRequest, pk: int) -> FileResponse:

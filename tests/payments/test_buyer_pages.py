@@ -204,3 +204,34 @@ def test_status_timeline_shows_each_step_and_the_rejection_reason(
     html = response.content.decode()
     assert "Reason: Amount does not match" in html
     assert "How to pay" in html
+
+
+def test_pay_page_says_which_method_is_past_its_monthly_limit(client: Client, shop: dict) -> None:
+    shop["gcash"].monthly_limit_minor = 300_000
+    shop["gcash"].save(update_fields=["monthly_limit_minor"])
+    other = UserFactory()
+    owing = SubmissionFactory(
+        buyer=other,
+        group_order=shop["order"],
+        amount_due_minor=250_000,
+        payment_method=shop["gcash"],
+    )
+    buyer = UserFactory()
+    submission = SubmissionFactory(
+        buyer=buyer,
+        group_order=shop["order"],
+        amount_due_minor=225_000,
+        payment_method=shop["maya"],
+    )
+    note = "This account has reached what it may receive this month"
+
+    client.force_login(buyer)
+    html = client.get(reverse("payments:submission-pay", args=[submission.code])).content.decode()
+    # 2,500.00 owed to the GCash account + 2,250.00 would pass its 3,000.00: only GCash says so.
+    assert html.count(note) == 1
+    assert html.index(note) > html.index(">GCash<")
+
+    # The buyer who chose GCash is counted once, not twice: within the limit.
+    client.force_login(other)
+    html = client.get(reverse("payments:submission-pay", args=[owing.code])).content.decode()
+    assert note not in html
