@@ -8,11 +8,13 @@ simply absent from the queryset, so "not yours" and "does not exist" look the sa
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
-from payments.models import GroupOrder, PaymentMethod, Submission
+from payments.models import GroupOrder, Payment, PaymentMethod, Submission
+from payments.money.fees import local_month_start
 
 
 class Access(StrEnum):
@@ -137,3 +139,31 @@ def paymentmethod_last_used_by(buyer: Any, methods: list[PaymentMethod]) -> Paym
         .first()
     )
     return next((method for method in methods if method.pk == last), None)
+
+
+# A submission still waiting for (part of) its money: what it owes may yet reach its method.
+OPEN_STATES = (
+    Submission.Status.PENDING_PAYMENT,
+    Submission.Status.PROOF_SUBMITTED,
+    Submission.Status.REJECTED,
+    Submission.Status.PARTIALLY_PAID,
+)
+
+
+def paymentmethod_month_committed_minor(method: PaymentMethod, *, currency: str) -> int:
+    """Return what a method received this month plus what its open submissions still owe.
+
+    E-wallets cap what an account may receive per calendar month; both parts count, so that
+    placing orders cannot promise the account more money than it may take in.
+    """
+    since = local_month_start(timezone.now(), currency)
+    received = Payment.objects.filter(
+        payment_method=method,
+        currency=currency,
+        status=Payment.Status.RECORDED,
+        paid_at__gte=since,
+    ).aggregate(total=Sum("amount_minor"))["total"]
+    owed = Submission.objects.filter(
+        payment_method=method, currency=currency, status__in=OPEN_STATES
+    ).aggregate(total=Sum(F("amount_due_minor") - F("paid_minor")))["total"]
+    return (received or 0) + (owed or 0)

@@ -21,6 +21,7 @@ from payments.models import (
     SubmissionLine,
 )
 from payments.notifications import notify_buyer_on_commit
+from payments.selectors import paymentmethod_month_committed_minor
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def submission_create(
         limit = settings.PAYMENT_LIMITS_MINOR[order.currency]
         if amount_due > limit:
             raise PaymentRuleViolation("This order is over the amount a single payment may carry.")
+        if payment_method is not None and payment_method.monthly_limit_minor is not None:
+            _check_monthly_limit(payment_method, currency=order.currency, amount_minor=amount_due)
         submission = Submission.objects.create(
             group_order=order,
             buyer=buyer,
@@ -108,6 +111,18 @@ def submission_create(
     return submission
 
 
+def _check_monthly_limit(method: PaymentMethod, *, currency: str, amount_minor: int) -> None:
+    # The method's row lock (taken after the order's, always in this order) makes two buyers
+    # placing orders at once count each other's: together they cannot pass the limit.
+    locked = PaymentMethod.objects.select_for_update().get(pk=method.pk)
+    committed = paymentmethod_month_committed_minor(locked, currency=currency)
+    if committed + amount_minor > locked.monthly_limit_minor:
+        raise PaymentRuleViolation(
+            f"{locked.display_name} cannot take this order: it would pass the account's monthly"
+            " receiving limit. Choose another payment method."
+        )
+
+
 def submission_mark_instructions_sent(*, actor: Any, submission: Submission) -> Submission:
     """Record that the payment instructions e-mail went out (first time only)."""
     with transaction.atomic():
@@ -117,6 +132,13 @@ def submission_mark_instructions_sent(*, actor: Any, submission: Submission) -> 
             locked.save(update_fields=["payment_instructions_sent_at", "updated_at"])
             audit_record(actor=actor, action="submission.instructions_sent", target=locked)
     return locked
+
+
+def _change_reason(text: str) -> str:
+    # simple-history keeps the reason in a 100-character column; the full notes (up to a
+    # 500-character note to the buyer) are on the submission and in the audit row.
+    limit = Submission.history.model._meta.get_field("history_change_reason").max_length
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def submission_transition(
@@ -148,7 +170,7 @@ def submission_transition(
             locked.verified_by = actor if getattr(actor, "is_authenticated", False) else None
             locked.verified_at = timezone.now()
             update_fields += ["verified_by", "verified_at"]
-        locked._change_reason = notes or f"{previous} → {target}"  # type: ignore[attr-defined]
+        locked._change_reason = _change_reason(notes or f"{previous} → {target}")  # type: ignore[attr-defined]
         locked.save(update_fields=update_fields)
         audit_record(
             actor=actor,

@@ -20,6 +20,7 @@ from payments.forms import PlaceSubmissionForm, RefundRequestForm
 from payments.models import GroupOrder, PaymentMethod, Refund, RefundReason, Submission
 from payments.money import selectors as money_selectors
 from payments.money import services as money
+from payments.money.fees import fee_describe, feerule_in_force, local_date
 from payments.money.schedule import submission_next_due, submission_schedule
 from payments.services import LineRequest, submission_create
 from wallet.exceptions import WalletError
@@ -84,6 +85,17 @@ def submission_pay(request: HttpRequest, code: str) -> HttpResponse:
     methods = selectors.paymentmethod_list_offered(order)
     chosen = submission.payment_method_id
     methods.sort(key=lambda method: method.pk != chosen)  # the buyer's choice first
+    today = local_date(timezone.now(), submission.currency)
+    fees = {
+        method.pk: fee_describe(
+            rule=feerule_in_force(
+                method_type=method.method_type, currency=submission.currency, on=today
+            ),
+            currency=submission.currency,
+        )
+        for method in methods
+    }
+    full = {method.pk for method in methods if _is_past_monthly_limit(method, submission)}
     with timezone.override(order.timezone):
         return render(
             request,
@@ -91,11 +103,22 @@ def submission_pay(request: HttpRequest, code: str) -> HttpResponse:
             {
                 "submission": submission,
                 "order": order,
-                "methods": methods,
+                "methods": [(method, fees[method.pk], method.pk in full) for method in methods],
                 "next_due": submission_next_due(submission),
                 "schedule": submission_schedule(submission),
             },
         )
+
+
+def _is_past_monthly_limit(method: PaymentMethod, submission: Submission) -> bool:
+    """Whether paying this submission through ``method`` would pass its monthly limit."""
+    if method.monthly_limit_minor is None:
+        return False
+    committed = selectors.paymentmethod_month_committed_minor(method, currency=submission.currency)
+    is_own_method = method.pk == submission.payment_method_id
+    if is_own_method and submission.status in selectors.OPEN_STATES:
+        committed -= submission.outstanding_minor  # already counted as owed to this method
+    return committed + submission.outstanding_minor > method.monthly_limit_minor
 
 
 def payment_method_qr(request: HttpRequest, pk: int) -> FileResponse:

@@ -481,7 +481,9 @@ class ProofReviewAdmin(admin.ModelAdmin):
             request.POST or None,
             initial={
                 "version": submission.version,
-                "amount": Decimal(initial_amount) / 100,
+                # Always two decimals ("1000.00", "8629.66"): the field and the buyer's
+                # receipt say the same, and no exponent form ever reaches the input.
+                "amount": Decimal(initial_amount).scaleb(-2),
             },
         )
         if request.method == "POST":

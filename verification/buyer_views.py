@@ -19,10 +19,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from payments.models import Submission
+from payments.models import Refund, Submission
 from payments.money.schedule import submission_schedule
+from payments.money.selectors import refund_list_for_buyer
 from payments.money.services import PAYABLE_STATES
 from payments.selectors import submission_get_for_buyer
+from verification.agent.providers import BY_SLUG
 from verification.models import PaymentProof
 from verification.selectors import proof_list_for_submission
 from verification.services import ACCEPTS_PROOF
@@ -77,12 +79,16 @@ def _fingerprint_sql() -> str:
     order = Submission._meta.get_field("group_order").related_model._meta.db_table
     proof = PaymentProof._meta.db_table
     wallet = Wallet._meta.db_table
+    refund = Refund._meta.db_table
     latest_proof = f"FROM {proof} p WHERE p.submission_id = s.id ORDER BY p.id DESC LIMIT 1"
     return (
         "SELECT s.id, s.version, s.updated_at,"  # noqa: S608 (table names from the models)
         f" (SELECT p.id {latest_proof}), (SELECT p.analysis_status {latest_proof}),"
         f" (SELECT w.balance_minor FROM {wallet} w WHERE w.buyer_id = s.buyer_id"
         "   AND w.issuer_id = o.owner_id AND w.currency = s.currency),"
+        # A refund's request and decision may leave the submission's version as it was.
+        f" (SELECT string_agg(r.id || ':' || r.status, ',' ORDER BY r.id) FROM {refund} r"
+        "   WHERE r.submission_id = s.id),"
         " o.title, o.payment_deadline"
         f" FROM {submission} s JOIN {order} o ON o.id = s.group_order_id"
         " WHERE s.buyer_id = %s AND s.code = %s"
@@ -98,8 +104,8 @@ def _page_fingerprint(buyer: Any, code: str) -> str | None:
     """One query for everything the order page shows that can change; None when not theirs.
 
     The page is rendered again only when the submission (its version moves with every state
-    and money change), its latest proof or analysis, the buyer's credit with this GOM, or the
-    order's title and deadline change.
+    and money change), its latest proof or analysis, its refunds, the buyer's credit with this
+    GOM, or the order's title and deadline change.
     """
     with connection.cursor() as cursor:
         cursor.execute(_FINGERPRINT_SQL, [buyer.pk, code])
@@ -143,6 +149,9 @@ def _render_status(request: HttpRequest, code: str) -> HttpResponse:
     submission = submission_get_for_buyer(request.user, code)
     proofs = list(proof_list_for_submission(submission))
     credit = _store_credit(request, submission)
+    latest_proof = proofs[0] if proofs else None
+    # The agent stores the provider's slug ("gcash"); the buyer reads its name ("GCash").
+    provider = BY_SLUG.get(latest_proof.provider) if latest_proof else None
     with timezone.override(submission.group_order.timezone):
         return render(
             request,
@@ -154,7 +163,11 @@ def _render_status(request: HttpRequest, code: str) -> HttpResponse:
                 "lines": list(submission.lines.all()),
                 "schedule": submission_schedule(submission),
                 "proofs": proofs,
-                "latest_proof": proofs[0] if proofs else None,
+                "refunds": list(refund_list_for_buyer(request.user, submission)),
+                "latest_proof": latest_proof,
+                "provider_name": provider.name
+                if provider
+                else getattr(latest_proof, "provider", ""),
                 "accepts_proof": submission.status in ACCEPTS_PROOF,
                 "upload_form": ProofUploadForm(),
                 "credit_minor": credit,

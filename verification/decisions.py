@@ -313,7 +313,8 @@ def _reject_locked(
         actor=actor,
         submission=submission,
         target=SubmissionStatus.REJECTED,
-        notes=("New proof requested: " if reupload else "Rejected: ") + note,
+        # The buyer's page already says "Rejected"; a new-proof request says so in the reason.
+        notes=("New proof requested: " if reupload else "") + note,
     )
     _finish(actor, review, state, reason_code=reason_code, reason_text=reason_text)
     return DecisionResult(

@@ -79,3 +79,8 @@ def refundable_allocation_for_buyer(buyer: Any, submission: Submission) -> Payme
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+def refund_list_for_buyer(buyer: Any, submission: Submission) -> QuerySet[Refund]:
+    """Return the refunds a buyer asked for on one of their submissions, oldest first."""
+    return Refund.objects.filter(buyer=buyer, submission=submission).order_by("created_at", "id")

@@ -66,7 +66,9 @@ def test_buyer_logs_in_with_email_in_any_case_and_sees_only_their_orders(client:
     )
     assert response.status_code == 302
     page = client.get(reverse("accounts:home")).content.decode()
-    assert mine.code in page
+    # Each order links to its own page (status, proof, receipt, refunds).
+    status_url = reverse("buyer:submission-status", args=[mine.code])
+    assert f'<a class="mono" href="{status_url}">{mine.code}</a>' in page
     assert theirs.code not in page
 
 

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from payments.demo import record_demo_payment
+from payments.models import Submission
 from payments.services import submission_transition
 from tests.factories import GroupOrderFactory, StaffFactory, SubmissionFactory, UserFactory
 from tests.verification.receipts import generate
@@ -243,3 +244,56 @@ def test_a_page_with_a_one_time_message_is_never_served_stale(client: Client, or
     assert "₱500.00 of store credit paid this order." in html
     assert "Pay with my store credit" not in html
     assert "₱500.00 of store credit paid" not in client.get(url).content.decode()
+
+
+def test_the_cached_order_page_lists_refunds_and_follows_their_decisions(
+    client: Client, order: dict
+) -> None:
+    from payments.money.services import refund_reject, refund_request
+
+    submission = SubmissionFactory(
+        group_order=order["order"], buyer=order["buyer"], amount_due_minor=100_000
+    )
+    payment = record_demo_payment(gom=order["gom"], submission=submission, amount_minor=100_000)
+    client.force_login(order["buyer"])
+    url = reverse("buyer:submission-status", args=[submission.code])
+    client.get(url)
+    assert 'class="refunds"' not in client.get(url).content.decode()
+
+    refund = refund_request(
+        actor=order["buyer"],
+        payment=payment,
+        submission=submission,
+        amount_minor=35_000,
+        destination="original_method",
+        reason="item_unavailable",
+        idempotency_key="cache-refund",
+    )
+    requested = client.get(url).content.decode()
+    assert "₱350.00" in requested
+    assert '<td class="refund-status">Requested</td>' in requested
+
+    # Rejecting a refund leaves the submission's version alone: the fingerprint must see it.
+    version = Submission.objects.get(pk=submission.pk).version
+    refund_reject(actor=order["gom"], refund=refund, reason="Already shipped")
+    assert Submission.objects.get(pk=submission.pk).version == version
+    rejected = client.get(url).content.decode()
+    assert (
+        '<td class="refund-status">Rejected<br><span class="muted">Already shipped</span></td>'
+        in rejected
+    )
+    assert "Requested" not in rejected
+
+
+def test_status_page_names_the_provider_it_read(
+    client: Client, order: dict, django_capture_on_commit_callbacks: object
+) -> None:
+    receipt = generate("maya", random.Random(3), damage=False)
+    submission = SubmissionFactory(
+        group_order=order["order"], buyer=order["buyer"], amount_due_minor=receipt.amount_minor
+    )
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        _upload(order["buyer"], submission, receipt)
+    client.force_login(order["buyer"])
+    html = client.get(reverse("buyer:submission-status", args=[submission.code])).content.decode()
+    assert '<dd class="read-provider">Maya</dd>' in html

@@ -271,3 +271,29 @@ def test_queue_marks_the_submissions_a_statement_confirms(personas) -> None:
     }
     assert "confirmed by statement" in rows[confirmed.code].split("</tr>")[0]
     assert "confirmed by statement" not in rows[unconfirmed.code].split("</tr>")[0]
+
+
+def test_review_amount_keeps_its_centavos_and_a_bad_amount_says_why(personas) -> None:
+    with_centavos = queued(group_order=personas.order, amount_read_minor=125_050)
+    round_thousand = queued(group_order=personas.order, amount_read_minor=100_000)
+    client = _client(personas.owner)
+    assert 'value="1250.50"' in client.get(_review_url(with_centavos)).content.decode()
+    assert 'value="1000.00"' in client.get(_review_url(round_thousand)).content.decode()
+
+    refused = client.post(
+        _review_url(with_centavos),
+        {"action": "approve", "version": with_centavos.version, "amount": "1250.555"},
+    )
+    assert refused.status_code == 200
+    assert "Ensure that there are no more than 2 decimal places." in refused.content.decode()
+    assert review_of(with_centavos).state == ReviewState.AWAITING
+    assert Payment.objects.count() == 0
+
+    approved = client.post(
+        _review_url(with_centavos),
+        {"action": "approve", "version": with_centavos.version, "amount": "1250.5"},
+    )
+    assert approved.status_code == 302
+    with_centavos.refresh_from_db()
+    assert (with_centavos.status, with_centavos.paid_minor) == (SubmissionStatus.VERIFIED, 125_000)
+    assert Payment.objects.get().amount_minor == 125_050  # the 50 centavos over become credit

@@ -282,3 +282,28 @@ def test_a_new_proof_replaces_a_review_the_submission_left_without_a_decision(pe
     assert stale.state == ReviewState.SUPERSEDED
     assert stale.decided_at is not None
     assert ProofReview.objects.filter(submission=submission, state="awaiting").count() == 1
+
+
+def test_a_long_rejection_note_reaches_the_buyer_whole(
+    personas, django_capture_on_commit_callbacks
+) -> None:
+    submission = queued(group_order=personas.order)
+    note = "Please send the full screenshot. " * 15  # 495 characters, the form allows 500
+    with django_capture_on_commit_callbacks(execute=True):
+        result = submission_reject(
+            actor=personas.owner,
+            submission_id=submission.pk,
+            expected_version=submission.version,
+            reason_code="unreadable",
+            reason_text=note,
+        )
+    assert result.outcome == Outcome.REJECTED
+    submission.refresh_from_db()
+    expected = f"The proof cannot be read. {note.strip().rstrip('.')}."
+    # No "Rejected: " in front: the buyer's page and e-mail already say it was rejected.
+    assert submission.verification_notes == expected
+    assert review_of(submission).reason_text == note.strip()
+    # simple-history's change reason holds 100 characters: cut, never a database error.
+    reason = submission.history.first().history_change_reason
+    assert (len(reason), reason) == (100, expected[:99] + "…")
+    assert f"Reason: {expected}" in mail.outbox[0].body

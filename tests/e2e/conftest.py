@@ -1,5 +1,6 @@
 """Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server."""
 
+import importlib
 import json
 import os
 from collections.abc import Iterator
@@ -32,6 +33,20 @@ def _allow_orm_beside_playwright() -> Iterator[None]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     yield
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture(autouse=True)
+def _default_fee_rules(request: pytest.FixtureRequest) -> None:
+    # Live-server tests run in transactions that end in a flush, which also empties the fee
+    # rules the data migration wrote: the next browser test would record payments with no fee.
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    seed = importlib.import_module("payments.migrations.0002_default_fee_rules")
+    seed.create_defaults(apps, None)
 
 
 @pytest.fixture(scope="package")

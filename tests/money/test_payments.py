@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from payments.exceptions import InvalidTransition, PaymentRuleViolation
 from payments.models import FeeRule, Payment, PaymentAllocation, Submission
 from payments.money import services as money
+from payments.money.fees import fee_describe
 from payments.money.services import IdempotencyConflict
 from tests.factories import GroupOrderFactory, StaffFactory, SubmissionFactory, UserFactory
 from tests.money.helpers import PAID_AT, actions, record
@@ -444,3 +445,20 @@ def test_group_order_is_taken_from_the_allocations(order, buyer) -> None:
         "proof",
         "proof:17",
     )
+
+
+@pytest.mark.parametrize(
+    ("basis_points", "fixed_minor", "currency", "text"),
+    [
+        (350, 1_000, "PHP", "3.5% + ₱10.00"),
+        (200, 0, "MYR", "2%"),
+        (0, 50, "MYR", "RM 0.50"),
+        (0, 0, "PHP", "no fee"),
+    ],
+)
+def test_fee_described_for_the_pay_page(
+    basis_points: int, fixed_minor: int, currency: str, text: str
+) -> None:
+    rule = FeeRule(percent_basis_points=basis_points, fixed_minor=fixed_minor)
+    assert fee_describe(rule=rule, currency=currency) == text
+    assert fee_describe(rule=None, currency=currency) == "no fee"

@@ -25,7 +25,11 @@ def shop(db: None) -> dict:
     card = GroupOrderItemFactory(group_order=order, name="Photocard", unit_price_minor=35_000)
     gcash = PaymentMethodFactory(owner=gom, display_name="GCash", account_number="09171234567")
     maya = PaymentMethodFactory(
-        owner=gom, template_code="ph-maya", display_name="Maya", account_number="09181234567"
+        owner=gom,
+        template_code="ph-maya",
+        method_type="maya",
+        display_name="Maya",
+        account_number="09181234567",
     )
     paused = PaymentMethodFactory(owner=gom, display_name="Old GCash", is_active=False)
     order.accepted_methods.set([gcash, maya, paused])
@@ -170,6 +174,10 @@ def test_pay_page_shows_the_amount_and_every_method_with_copy_buttons(
     assert html.index("Maya") < html.index("09171234567")  # the buyer's choice comes first
     assert "Old GCash" not in html
     assert 'class="countdown"' in html
+    # Each card says what the provider charges (the default fee rules).
+    assert html.count('<dt>Provider fee</dt><dd class="fee">') == 2
+    assert '<dd class="fee">2.5% + ₱15.00</dd>' in html
+    assert '<dd class="fee">3.5% + ₱10.00</dd>' in html
 
 
 @pytest.mark.parametrize("page", ["payments:submission-pay", "buyer:submission-status"])
@@ -196,3 +204,34 @@ def test_status_timeline_shows_each_step_and_the_rejection_reason(
     html = response.content.decode()
     assert "Reason: Amount does not match" in html
     assert "How to pay" in html
+
+
+def test_pay_page_says_which_method_is_past_its_monthly_limit(client: Client, shop: dict) -> None:
+    shop["gcash"].monthly_limit_minor = 300_000
+    shop["gcash"].save(update_fields=["monthly_limit_minor"])
+    other = UserFactory()
+    owing = SubmissionFactory(
+        buyer=other,
+        group_order=shop["order"],
+        amount_due_minor=250_000,
+        payment_method=shop["gcash"],
+    )
+    buyer = UserFactory()
+    submission = SubmissionFactory(
+        buyer=buyer,
+        group_order=shop["order"],
+        amount_due_minor=225_000,
+        payment_method=shop["maya"],
+    )
+    note = "This account has reached what it may receive this month"
+
+    client.force_login(buyer)
+    html = client.get(reverse("payments:submission-pay", args=[submission.code])).content.decode()
+    # 2,500.00 owed to the GCash account + 2,250.00 would pass its 3,000.00: only GCash says so.
+    assert html.count(note) == 1
+    assert html.index(note) > html.index(">GCash<")
+
+    # The buyer who chose GCash is counted once, not twice: within the limit.
+    client.force_login(other)
+    html = client.get(reverse("payments:submission-pay", args=[owing.code])).content.decode()
+    assert note not in html

@@ -107,3 +107,45 @@ def test_refused_submission_writes_nothing(
     assert Submission.objects.count() == 0
     assert SubmissionLine.objects.count() == 0
     assert AuditEvent.objects.filter(action="submission.created").count() == 0
+
+
+def test_a_methods_monthly_receiving_limit_is_enforced_when_placing(
+    order_with_items: tuple,
+) -> None:
+    from payments.models import Payment
+    from payments.money.services import payment_record
+
+    order, album, card, method = order_with_items
+    method.monthly_limit_minor = 300_000
+    method.save(update_fields=["monthly_limit_minor"])
+    paid = _place(order, [LineRequest(album.pk, 1)], payment_method=method)
+    for key, paid_at in (
+        ("this-month", timezone.now()),
+        ("last-month", timezone.now() - timedelta(days=40)),
+    ):
+        payment_record(
+            actor=order.owner,
+            buyer=paid.buyer,
+            group_order=order,
+            currency="PHP",
+            amount_minor=95_000 if key == "this-month" else 250_000,
+            method_type="gcash",
+            source=Payment.Source.MANUAL,
+            paid_at=paid_at,
+            idempotency_key=key,
+            allocations=[(paid, 95_000)] if key == "this-month" else [],
+            payment_method=method,
+        )
+    # Received this month 950.00 (last month's 2,500.00 does not count) + owed 1,900.00.
+    _place(order, [LineRequest(album.pk, 2)], payment_method=method)
+    # 950.00 + 1,900.00 + 150.00 is exactly the limit: still taken.
+    exact = GroupOrderItemFactory(group_order=order, name="Sticker", unit_price_minor=15_000)
+    _place(order, [LineRequest(exact.pk, 1)], payment_method=method)
+    before = (Submission.objects.count(), AuditEvent.objects.count())
+
+    with pytest.raises(PaymentRuleViolation, match="monthly receiving limit"):
+        _place(order, [LineRequest(card.pk, 1)], payment_method=method)
+
+    assert (Submission.objects.count(), AuditEvent.objects.count()) == before
+    # Without a method (or with another one) the order is taken.
+    assert _place(order, [LineRequest(card.pk, 1)]).amount_due_minor == 35_050
