@@ -2,10 +2,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 
 from tests.legacy.legacy_database import write_legacy_database
 from tests.legacy.proof_server import ProofServer, proof_server
+from tests.proof_storage import private_proof_storage
 from tests.safety.databases import throwaway_database
 
 
@@ -26,18 +26,7 @@ def legacy_source(proof_files: ProofServer) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def proof_root(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """A private proof storage per test, so a test can see exactly which files exist."""
-    root = tmp_path / "proofs"
-    root.mkdir()
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **django_settings.STORAGES,
-        "proofs": {
-            "BACKEND": "verification.storage.EncryptedStorage",
-            "OPTIONS": {"location": str(root)},
-        },
-    }
-    settings.PROOF_CLAMD_SOCKET = ""  # type: ignore[attr-defined]
-    return root
+    return private_proof_storage(settings, tmp_path)
 
 
 def stored_files(root: Path) -> list[Path]:
