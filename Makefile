@@ -72,7 +72,7 @@ check-migrations: venv ## Check every migration against the large-table safety r
 	scripts/with-test-services $(VENV)/bin/pytest -q tests/safety/test_migration_safety.py
 
 bench-money: venv ## Money API (apply credit, refunds) req/s and p95 next to a raw SQL posting
-	@scripts/ensure-packages $(TEST_DEBS)
+	@scripts/ensure-packages $(TEST_DEBS) wrk
 	scripts/with-test-services $(PYTHON) -m benchmarks.bench_money
 
 # --- Payment proofs and the smart agent (verification app)
