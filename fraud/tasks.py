@@ -1,4 +1,4 @@
-"""Thin Celery tasks of the fraud app, enqueued by name after commit (core.task_hooks)."""
+"""Thin Celery tasks of the fraud app, enqueued by name through the outbox (outbox.tasks_topic)."""
 
 from celery import shared_task
 from django.db import OperationalError

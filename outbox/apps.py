@@ -10,3 +10,9 @@ class OutboxConfig(AppConfig):
 
     name = "outbox"
     verbose_name = "Outbox"
+
+    def ready(self) -> None:
+        from outbox.registry import register
+        from outbox.tasks_topic import TOPIC
+
+        register(TOPIC, "outbox.tasks_topic.deliver_task")

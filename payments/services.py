@@ -10,7 +10,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.services import audit_record
-from core.task_hooks import enqueue_on_commit
+from outbox.tasks_topic import enqueue_task_on_commit
 from payments.events import emit_submission_decided
 from payments.exceptions import ConcurrentUpdate, PaymentRuleViolation
 from payments.models import (
@@ -107,7 +107,7 @@ def submission_create(
         )
         if notify:
             notify_buyer_on_commit("submission_placed", submission.pk)
-        enqueue_on_commit("fraud.check_submission", submission.pk)  # a flag, never a block
+        enqueue_task_on_commit("fraud.check_submission", submission.pk)  # a flag, never a block
     return submission
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.money import percent_of
-from core.task_hooks import enqueue_on_commit
+from outbox.tasks_topic import enqueue_task_on_commit
 from payments.models import PaymentTiming, Submission, SubmissionStatus
 from payments.notifications import notify_buyer_on_commit
 from payments.services import submission_transition
@@ -156,7 +156,7 @@ def proof_submit(
             # robust: a broker outage must not turn a stored, committed upload into an error
             # page; the proof then waits as "pending" and the GOM reviews it by hand.
             transaction.on_commit(lambda: analyze_proof_task.delay(proof_id), robust=True)
-            enqueue_on_commit("fraud.check_proof", proof_id)  # a flag, never a block
+            enqueue_task_on_commit("fraud.check_proof", proof_id)  # a flag, never a block
             notify_buyer_on_commit("proof_received", locked.pk)
     except BaseException:
         storage.delete(storage_name)
@@ -371,7 +371,7 @@ def proof_analyze(*, proof_id: int) -> PaymentProof:
             },
         )
         # Again now that the reference is known (the shared-reference rule needs it).
-        enqueue_on_commit("fraud.check_proof", proof_id)
+        enqueue_task_on_commit("fraud.check_proof", proof_id)
     return locked
 
 

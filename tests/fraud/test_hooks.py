@@ -135,3 +135,38 @@ def test_an_upload_over_the_hourly_limit_is_stored_and_flagged_not_refused(
     assert review.fraud_hits == [
         {"rule": "proofs_per_hour", "summary": "2 proofs by this buyer in an hour (limit 1)"}
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_broker_down_at_commit_the_check_waits_in_the_outbox_and_runs_on_the_drain(
+    personas: object, settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from kombu.exceptions import OperationalError
+
+    from outbox.models import Message
+    from outbox.tasks import deliver_message, drain
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    settings.FRAUD_AMOUNT_LIMITS_MINOR = {"PHP": 100_000}  # type: ignore[attr-defined]
+    monkeypatch.setattr(deliver_message, "delay", broker_down)
+    submission = _place(personas.order, personas.buyer)  # type: ignore[attr-defined]
+
+    # The order stands; the check waits in the outbox instead of being lost.
+    assert Submission.objects.get(pk=submission.pk).status == SubmissionStatus.PENDING_PAYMENT
+    assert FraudLog.objects.count() == 0
+    waiting = Message.objects.get(topic="celery.task")
+    assert waiting.payload == {"task": "fraud.check_submission", "args": [submission.pk]}
+    assert waiting.delivered_at is None
+
+    monkeypatch.undo()
+    Message.objects.filter(pk=waiting.pk).update(
+        created_at=waiting.created_at - timedelta(seconds=60)
+    )
+    assert drain() == 1
+    assert drain() == 0
+    [hit] = FraudLog.objects.all()
+    assert (hit.rule, hit.submission_id) == (Rule.AMOUNT_OVER_LIMIT, submission.pk)

@@ -155,6 +155,14 @@ def test_decisions_taken_while_redis_is_down_are_announced_once_when_it_returns(
                 )
     assert len(receiver.received) == 3
     assert len({headers["webhook-id"] for headers, _ in receiver.received}) == 3
-    sent = sorted(path.read_text() for path in mail_dir.iterdir())
+    # Django's file backend appends to a file named by the second and the backend object's id,
+    # so two e-mails can share a file: count the messages by their separator line.
+    separator = "\n" + "-" * 79 + "\n"
+    sent = [
+        text
+        for path in sorted(mail_dir.iterdir())
+        for text in path.read_text().split(separator)
+        if text.strip()
+    ]
     assert len(sent) == 3
     assert all("is verified" in text for text in sent)
