@@ -297,3 +297,35 @@ def test_review_amount_keeps_its_centavos_and_a_bad_amount_says_why(personas) ->
     with_centavos.refresh_from_db()
     assert (with_centavos.status, with_centavos.paid_minor) == (SubmissionStatus.VERIFIED, 125_000)
     assert Payment.objects.get().amount_minor == 125_050  # the 50 centavos over become credit
+
+
+def test_queue_page_reads_five_statements_and_names_who_decided(personas, verifier) -> None:
+    waiting = queued(group_order=personas.order, buyer_name="Ana Reyes")
+    decided = queued(group_order=personas.order, buyer_name="Ben Cruz")
+    verifier.full_name = "Vera Verifier"
+    verifier.save(update_fields=["full_name"])
+    assert (
+        _client(verifier)
+        .post(_review_url(decided), {"action": "approve", "version": decided.version})
+        .status_code
+        == 302
+    )
+    client = _client(personas.owner)
+    client.get(QUEUE)
+    import django.db
+
+    # The session user, the scope (orders, titles, rights), the rows, and the triple match's
+    # proofs and statement lines: nothing per row, no permission tables, no COUNT.
+    with django.test.utils.CaptureQueriesContext(django.db.connection) as awaiting:
+        html = client.get(QUEUE).content.decode()
+    assert len(awaiting.captured_queries) == 5
+    assert (waiting.code in html, decided.code in html) == (True, False)
+    assert "Owner&#x27;s order" in html  # the title, from the scope
+    # Decided rows name the decider (one more statement, only when a row was decided).
+    with django.test.utils.CaptureQueriesContext(django.db.connection) as everything:
+        html = client.get(QUEUE + "?state=all").content.decode()
+    assert len(everything.captured_queries) == 6
+    row = html.split(f'data-code="{decided.code}"')[1].split("</tr>")[0]
+    assert "<td>Approved<br><small>Vera Verifier</small></td>" in row
+    row = html.split(f'data-code="{waiting.code}"')[1].split("</tr>")[0]
+    assert row.endswith("<td>Awaiting a decision</td>")

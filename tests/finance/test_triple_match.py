@@ -15,6 +15,7 @@ from verification.models import PaymentProof
 from verification.triple_match import (
     auto_approve_confirmed,
     statement_confirmation_for_submissions,
+    statement_confirmed_submission_ids,
     triple_match_auto_approve_task,
 )
 
@@ -81,6 +82,11 @@ def test_queue_sees_which_submissions_the_statement_confirms(setup: dict[str, An
         first.pk: "9000111222333",
         second.pk: "9000111222444",
     }
+    # The queue's badge reads the same answer as plain values.
+    assert statement_confirmed_submission_ids([first.pk, second.pk, third.pk]) == {
+        first.pk,
+        second.pk,
+    }
 
 
 def test_another_gom_statement_confirms_nothing(setup: dict[str, Any]) -> None:
@@ -92,6 +98,7 @@ def test_another_gom_statement_confirms_nothing(setup: dict[str, Any]) -> None:
     _proof(stranger, "9000111222333", 125_000)
 
     assert statement_confirmation_for_submissions([stranger.pk]) == {}
+    assert statement_confirmed_submission_ids([stranger.pk]) == set()
 
 
 def test_auto_approval_off_by_default_changes_nothing(setup: dict[str, Any]) -> None:
@@ -166,3 +173,4 @@ def test_opted_in_order_is_approved_by_the_system_with_the_evidence(
     }
     # Once used, the line confirms nothing else.
     assert statement_confirmation_for_submissions([first.pk]) == {}
+    assert statement_confirmed_submission_ids([first.pk]) == set()
