@@ -177,9 +177,10 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Rendered buyer order pages, in each process's own memory: their keys carry a fingerprint of
-# everything the page shows (read from the database on every request), so a copy can never be
-# stale, and a local read costs microseconds where a Redis round trip costs half a millisecond.
+# Rendered buyer order pages and verification queue frames, in each process's own memory: their
+# keys carry everything the page shows (read from the database on every request), so a copy can
+# never be stale, and a local read costs microseconds where a Redis round trip costs half a
+# millisecond.
 CACHES["pages"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "buyer-pages",

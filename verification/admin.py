@@ -1,5 +1,6 @@
 """Admin for payment proofs: read-only, scoped like submissions; files open via the proof view."""
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from html import escape as esc
@@ -7,7 +8,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -16,6 +19,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 from core.admin_scoping import ScopedAdmin
 from core.money import format_money
@@ -38,6 +42,8 @@ from verification.models import (
 )
 from verification.selectors import (
     QueueFilters,
+    QueuePage,
+    QueueScope,
     proof_list_for_user,
     review_get_for_user,
     review_history_for_submission,
@@ -333,6 +339,42 @@ def _age(age: timedelta) -> str:
     return f"{minutes // (24 * 60)} d"
 
 
+# The queue page's frame (header, filters, pager: everything but the rows) is the same on every
+# reload with the same filters, and rendering it through the admin's templates cost more than
+# reading the rows. It is kept in each process's memory (CACHES["pages"]) under a key of
+# everything it shows; the rows are rendered on every request and put in at the mark.
+_ROWS_MARK = "<!--queue-rows-->"
+_FRAME_SECONDS = 300
+
+
+def _frame_key(
+    request: HttpRequest, filters: QueueFilters, page: QueuePage, scope: QueueScope
+) -> str | None:
+    """The cache key of the page's frame, or None when this request's frame must be rendered:
+    a one-time message to show, or no CSRF cookie yet (rendering the form sets it)."""
+    if len(messages.get_messages(request)) or settings.CSRF_COOKIE_NAME not in request.COOKIES:
+        return None
+    user = request.user
+    shown = (
+        user.pk,
+        user.get_username(),
+        user.get_short_name(),
+        user.has_usable_password(),
+        get_language(),
+        # The forms carry a CSRF token tied to this browser's cookie: one copy per cookie.
+        request.COOKIES[settings.CSRF_COOKIE_NAME],
+        request.META.get("SCRIPT_NAME", ""),
+        filters,
+        page.number,
+        page.per_page,
+        page.has_next,
+        bool(page.rows),
+        tuple(scope.orders),
+        scope.may_verify_any,
+    )
+    return "queue-frame:" + hashlib.sha256(repr(shown).encode()).hexdigest()
+
+
 def _result_rows(results: list[DecisionResult]) -> list[dict[str, Any]]:
     return [
         {
@@ -419,22 +461,41 @@ class ProofReviewAdmin(admin.ModelAdmin):
         page = review_queue_page(user, filters, page=page_number, per_page=per_page, scope=scope)
         # The triple match: proof, statement line and submission agree (two queries a page).
         confirmed = statement_confirmed_submission_ids([row["submission_id"] for row in page.rows])
+        filter_query = urlencode(filters.as_params())
+        rows_html = _render_rows(
+            page.rows,
+            may_verify=scope.may_verify_any,
+            query=filter_query,
+            confirmed=confirmed,
+            links=_row_links(),
+        )
+        key = _frame_key(request, filters, page, scope)
+        frame = caches["pages"].get(key) if key else None
+        if frame is None:
+            frame = self._render_frame(request, filters, page, scope, filter_query)
+            if key:
+                caches["pages"].set(key, frame, _FRAME_SECONDS)
+        return HttpResponse(frame.replace(_ROWS_MARK, rows_html, 1))
+
+    def _render_frame(
+        self,
+        request: HttpRequest,
+        filters: QueueFilters,
+        page: QueuePage,
+        scope: QueueScope,
+        filter_query: str,
+    ) -> str:
+        """The queue page around its rows (which stand as ``_ROWS_MARK``)."""
         params = filters.as_params()
-        filter_query = urlencode(params)
-        return TemplateResponse(
+        per_page = page.per_page
+        response = TemplateResponse(
             request,
             "admin/verification/proofreview/queue.html",
             {
                 **self._light_context(request),
                 "title": "Verification queue",
                 "rows": page.rows,
-                "table_rows": _render_rows(
-                    page.rows,
-                    may_verify=scope.may_verify_any,
-                    query=filter_query,
-                    confirmed=confirmed,
-                    links=_row_links(),
-                ),
+                "table_rows": mark_safe(_ROWS_MARK),  # noqa: S308 - a constant
                 "group_order_options": _options(scope.orders, filters.group_order or ""),
                 "state_options": _options([("all", "All"), *ReviewState.choices], filters.state),
                 "method_options": _options(MethodType.choices, filters.method_type),
@@ -454,6 +515,7 @@ class ProofReviewAdmin(admin.ModelAdmin):
                 "stream_url": reverse("verification:api-queue-stream"),
             },
         )
+        return response.render().content.decode()
 
     def _light_context(self, request: HttpRequest) -> dict[str, Any]:
         """``each_context`` without the app list: the queue page has its own navigation (no

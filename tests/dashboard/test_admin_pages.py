@@ -329,3 +329,41 @@ def test_queue_page_reads_five_statements_and_names_who_decided(personas, verifi
     assert "<td>Approved<br><small>Vera Verifier</small></td>" in row
     row = html.split(f'data-code="{waiting.code}"')[1].split("</tr>")[0]
     assert row.endswith("<td>Awaiting a decision</td>")
+
+
+def test_queue_frame_is_reused_but_never_shows_stale_rows_orders_or_messages(personas) -> None:
+    from django.core.cache import caches
+
+    first = queued(group_order=personas.order, buyer_name="Ana Reyes")
+    client = _client(personas.owner)
+    client.get(QUEUE)  # sets the CSRF cookie
+    caches["pages"].clear()
+    client.get(QUEUE)
+    frames = [key for key in caches["pages"]._cache if "queue-frame" in key]  # type: ignore[attr-defined]
+    assert len(frames) == 1
+    # A new proof shows on the next load (rows are never cached), under the same frame.
+    second = queued(group_order=personas.order, buyer_name="Ben Cruz")
+    html = client.get(QUEUE).content.decode()
+    assert (first.code in html, second.code in html) == (True, True)
+    assert html.count('class="queue-row"') == 2
+    assert html.count("<!--queue-rows-->") == 0
+    # A new group order is a new frame: its title is in the filter at once.
+    GroupOrderFactory(owner=personas.owner, title="Fresh drop")
+    assert ">Fresh drop</option>" in client.get(QUEUE).content.decode()
+    # Other filters, other frame; the search box keeps what was typed.
+    assert 'value="reyes"' in client.get(QUEUE + "?q=reyes").content.decode()
+    frames = [key for key in caches["pages"]._cache if "queue-frame" in key]  # type: ignore[attr-defined]
+    assert len(frames) == 3
+    # A one-time message is shown (that frame is rendered, not taken from the cache) and then
+    # gone, while the rows stay as they are.
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.test import RequestFactory
+
+    storage = CookieStorage(RequestFactory().get("/"))
+    client.cookies["messages"] = storage._encode([Message(constants.SUCCESS, "Done: 3 rejected.")])
+    with_message = client.get(QUEUE).content.decode()
+    after = client.get(QUEUE).content.decode()
+    assert ("Done: 3 rejected." in with_message, "Done: 3 rejected." in after) == (True, False)
+    assert with_message.count('class="queue-row"') == after.count('class="queue-row"') == 2
