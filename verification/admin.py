@@ -56,7 +56,7 @@ from verification.selectors import (
 )
 from verification.services import expected_amounts
 from verification.stats import PERIODS, chart_svg_bars, reason_label, verification_stats
-from verification.triple_match import statement_confirmed_submission_ids
+from verification.triple_match import statement_confirmed_queue_rows
 
 
 @admin.register(PaymentProof)
@@ -459,8 +459,8 @@ class ProofReviewAdmin(admin.ModelAdmin):
             page_number, per_page = 1, 50
         per_page = per_page if per_page in self.per_page_choices else 50
         page = review_queue_page(user, filters, page=page_number, per_page=per_page, scope=scope)
-        # The triple match: proof, statement line and submission agree (two queries a page).
-        confirmed = statement_confirmed_submission_ids([row["submission_id"] for row in page.rows])
+        # The triple match: proof, statement line and submission agree (one query a page).
+        confirmed = statement_confirmed_queue_rows(page.rows, scope.owners)
         filter_query = urlencode(filters.as_params())
         rows_html = _render_rows(
             page.rows,

@@ -8,7 +8,7 @@ else is absent, so "not yours" and "does not exist" are the same 404.
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
@@ -35,7 +35,14 @@ from payments.selectors import (
     grouporder_list_for_user,
     submission_list_for_user,
 )
-from verification.models import ConfidenceBand, Flag, PaymentProof, ProofReview, ReviewState
+from verification.models import (
+    AnalysisStatus,
+    ConfidenceBand,
+    Flag,
+    PaymentProof,
+    ProofReview,
+    ReviewState,
+)
 
 
 def proof_list_for_user(user: Any) -> QuerySet[PaymentProof]:
@@ -220,6 +227,7 @@ class QueueScope:
     everything: bool  # superuser or finance: every group order, no id list in the query
     orders: list[tuple[int, str]]  # (pk, title) by title: the group order filter's choices
     verify_ids: frozenset[int]  # the orders whose proofs the user may decide
+    owners: dict[int, int] = field(default_factory=dict)  # order -> its GOM (the triple match)
 
     @property
     def order_ids(self) -> list[int]:
@@ -262,7 +270,7 @@ def _scope_sql() -> str:
     return f"""
         WITH granted AS ({granted}),
              everything AS (SELECT %(superuser)s OR EXISTS ({finance}) AS yes)
-        SELECT g.id, g.title, e.yes,
+        SELECT g.id, g.title, g.owner_id, e.yes,
                %(superuser)s OR g.owner_id = %(user)s
                OR g.id IN (SELECT order_id FROM granted WHERE codename = %(verify)s)
         FROM {table(GroupOrder)} g CROSS JOIN everything e
@@ -296,11 +304,12 @@ def review_queue_scope(user: Any) -> QueueScope:
     with connection.cursor() as cursor:
         cursor.execute(_scope_sql(), params)
         rows = cursor.fetchall()
-    everything = bool(user.is_superuser) or any(row[2] for row in rows)
+    everything = bool(user.is_superuser) or any(row[3] for row in rows)
     return QueueScope(
         everything=everything,
-        orders=[(pk, title) for pk, title, _all, _verify in rows],
-        verify_ids=frozenset(pk for pk, _title, _all, verify in rows if verify),
+        orders=[(pk, title) for pk, title, _owner, _all, _verify in rows],
+        verify_ids=frozenset(pk for pk, _title, _owner, _all, verify in rows if verify),
+        owners={pk: owner for pk, _title, owner, _all, _verify in rows},
     )
 
 
@@ -328,8 +337,12 @@ _QUEUE_COLUMNS: tuple[tuple[str, Any, str], ...] = (
     ("provider", PaymentProof, "provider"),
     ("amount_read_minor", PaymentProof, "amount_minor"),
     ("proof_flags", PaymentProof, "flags"),
+    ("proof_reference", PaymentProof, "reference"),
+    ("proof_currency", PaymentProof, "currency"),
     ("amount_due_minor", Submission, "amount_due_minor"),
     ("paid_minor", Submission, "paid_minor"),
+    ("submission_status", Submission, "status"),
+    ("submission_currency", Submission, "currency"),
     ("method_name", PaymentMethod, "display_name"),
 )
 _JSON_KEYS = ("flags", "fraud_hits", "proof_flags")
@@ -340,15 +353,27 @@ def _queue_rows_sql() -> str:
     quote = connection.ops.quote_name
     alias = {ProofReview: "r", PaymentProof: "p", Submission: "s", PaymentMethod: "m"}
 
-    def column(model: Any, field: str) -> str:
-        return f"{alias[model]}.{quote(model._meta.get_field(field).column)}"
+    def column(model: Any, name: str) -> str:
+        return f"{alias[model]}.{quote(model._meta.get_field(name).column)}"
 
     def table(model: Any) -> str:
         return f"{quote(model._meta.db_table)} {alias[model]}"
 
-    columns = ", ".join(column(model, field) for _key, model, field in _QUEUE_COLUMNS)
+    columns = ", ".join(column(model, name) for _key, model, name in _QUEUE_COLUMNS)
+
+    # The submission's latest readable proof: the one the triple match reads its claim from
+    # (``verification.triple_match``); in the awaiting queue, the row's own proof.
+    def proof(name: str) -> str:
+        return f"p2.{quote(PaymentProof._meta.get_field(name).column)}"
+
+    latest = (
+        f"(SELECT p2.id FROM {quote(PaymentProof._meta.db_table)} p2"  # noqa: S608 (names from the models)
+        f" WHERE {proof('submission')} = s.id AND {proof('analysis_status')} = %s"
+        f" AND {proof('reference')} <> '' AND {proof('amount_minor')} IS NOT NULL"
+        f" ORDER BY {proof('created_at')} DESC, p2.id DESC LIMIT 1)"
+    )
     return (
-        f"SELECT {columns} FROM {table(ProofReview)}"  # noqa: S608 (names from the models)
+        f"SELECT {columns}, {latest} FROM {table(ProofReview)}"  # noqa: S608 (names from the models)
         f" JOIN {table(PaymentProof)} ON p.id = {column(ProofReview, 'proof')}"
         f" JOIN {table(Submission)} ON s.id = {column(ProofReview, 'submission')}"
         f" LEFT JOIN {table(PaymentMethod)} ON m.id = {column(Submission, 'payment_method')}"
@@ -363,9 +388,9 @@ def _queue_rows(ids: QuerySet[ProofReview], *, descending: bool) -> list[dict[st
     ids_sql, ids_params = ids.query.sql_with_params()
     sql = _queue_rows_sql().format(ids=ids_sql, direction="DESC" if descending else "ASC")
     with connection.cursor() as cursor:
-        cursor.execute(sql, ids_params)
+        cursor.execute(sql, [AnalysisStatus.DONE.value, *ids_params])
         fetched = cursor.fetchall()
-    keys = [key for key, _model, _field in _QUEUE_COLUMNS]
+    keys = [key for key, _model, _field in _QUEUE_COLUMNS] + ["claim_proof_id"]
     rows = []
     for values in fetched:
         row = dict(zip(keys, values, strict=True))

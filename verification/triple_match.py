@@ -127,6 +127,43 @@ def statement_confirmed_submission_ids(submission_ids: Iterable[int]) -> set[int
     return confirmed_claims(list(claims.values()))
 
 
+def statement_confirmed_queue_rows(
+    rows: Iterable[dict[str, Any]], owners: dict[int, int]
+) -> set[int]:
+    """The queue's badge from its rows (``review_queue_page``), which carry their proof, their
+    submission and the id of the submission's latest readable proof: one statement (the lines)
+    when a row's proof is that latest one, as in the awaiting queue; other rows' submissions go
+    through ``statement_confirmed_submission_ids``. ``owners``: group order id -> GOM."""
+    claims: dict[int, tuple[Claim, ClaimTarget]] = {}
+    elsewhere: set[int] = set()
+    for row in rows:
+        sid = row["submission_id"]
+        if row["claim_proof_id"] is None or sid in claims:
+            continue
+        if row["claim_proof_id"] != row["proof_id"]:
+            elsewhere.add(sid)  # an older proof's row: the claim is another proof's
+            continue
+        currency = row["submission_currency"]
+        claims[sid] = (
+            Claim(
+                sid,
+                row["proof_reference"],
+                row["amount_read_minor"],
+                row["proof_currency"] or currency,
+            ),
+            ClaimTarget(
+                row["submission_status"],
+                row["amount_due_minor"] - row["paid_minor"],
+                owners[row["group_order_id"]],
+                currency,
+            ),
+        )
+    confirmed = confirmed_claims(list(claims.values()))
+    if elsewhere - claims.keys():
+        confirmed |= statement_confirmed_submission_ids(elsewhere - claims.keys())
+    return confirmed
+
+
 def _pending_submissions(group_order_id: int | None) -> QuerySet[Submission]:
     queryset = Submission.objects.filter(
         status=SubmissionStatus.PROOF_SUBMITTED,

@@ -87,6 +87,31 @@ def queued(
     return submission
 
 
+def reupload(submission: Submission, *, reference: str, amount_read_minor: int) -> PaymentProof:
+    """A newer analysed proof on the same submission: it takes the queue place (review_open)."""
+    proof = PaymentProof.objects.create(
+        submission=submission,
+        uploaded_by=submission.buyer,
+        storage_name=f"{uuid.uuid4().hex}.png",
+        original_name="proof-2.png",
+        original_type="image/png",
+        content_type="image/png",
+        size_bytes=len(png_bytes()),
+        sha256=uuid.uuid4().hex + uuid.uuid4().hex,
+        scan_status="not_scanned",
+        analysis_status="done",
+        provider="gcash",
+        reference=reference,
+        amount_minor=amount_read_minor,
+        currency=submission.currency,
+        paid_at=timezone.now(),
+        confidence=Decimal("0.900"),
+    )
+    review_open(proof=proof, submission=submission)
+    review_copy_reading(proof)
+    return proof
+
+
 def review_of(submission: Submission) -> ProofReview:
     return ProofReview.objects.filter(submission=submission).latest("queued_at")
 

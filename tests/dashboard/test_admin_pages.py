@@ -273,6 +273,53 @@ def test_queue_marks_the_submissions_a_statement_confirms(personas) -> None:
     assert "confirmed by statement" not in rows[unconfirmed.code].split("</tr>")[0]
 
 
+def test_queue_badge_follows_the_latest_proof_on_every_view(personas) -> None:
+    """Each row's badge is its submission's triple match (its latest readable proof), also on
+    rows of older proofs, exactly as statement_confirmation_for_submissions answers."""
+    import django.db
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.dashboard.helpers import reupload
+    from tests.finance.helpers import account, import_file
+    from verification.triple_match import statement_confirmation_for_submissions
+
+    method = account("ph-gcash", owner=personas.owner)
+    # Read right first, then a newer proof read wrong: no longer confirmed.
+    spoiled = queued(group_order=personas.order, method=method, reference="9000111222333")
+    reupload(spoiled, reference="9000111222999", amount_read_minor=125_000)
+    # Read wrong first, then a newer proof read right: confirmed, on its old row too.
+    mended = queued(group_order=personas.order, method=method, reference="9000111222888")
+    reupload(mended, reference="9000111222444", amount_read_minor=125_000)
+    statement = (
+        "Date and Time,Description,Reference No.,Debit,Credit,Balance\n"
+        "2026-03-02 9:14 AM,Received GCash from 09170000001,9000111222333,,1250.00,\n"
+        "2026-03-02 9:20 AM,Received GCash from 09170000002,9000111222444,,1250.00,\n"
+    )
+    import_file(method, statement.encode(), preset="gcash")
+    truth = set(statement_confirmation_for_submissions([spoiled.pk, mended.pk]))
+    assert truth == {mended.pk}
+    client = _client(personas.owner)
+    client.get(QUEUE)
+
+    def badges(query: str) -> list[tuple[str, bool]]:
+        html = client.get(QUEUE + query).content.decode()
+        rows = html.split('<tr class="queue-row"')[1:]
+        return [
+            (row.split('data-code="')[1].split('"')[0], "confirmed by statement" in row)
+            for row in rows
+        ]
+
+    assert sorted(badges("")) == sorted([(spoiled.code, False), (mended.code, True)])
+    # The older proofs' rows alone: their claims are the newer proofs' (one statement more).
+    with CaptureQueriesContext(django.db.connection) as queries:
+        older = badges("?state=superseded")
+    assert sorted(older) == sorted([(spoiled.code, False), (mended.code, True)])
+    assert len(queries.captured_queries) == 5
+    assert sorted(badges("?state=all")) == sorted(
+        [(spoiled.code, False), (spoiled.code, False), (mended.code, True), (mended.code, True)]
+    )
+
+
 def test_review_amount_keeps_its_centavos_and_a_bad_amount_says_why(personas) -> None:
     with_centavos = queued(group_order=personas.order, amount_read_minor=125_050)
     round_thousand = queued(group_order=personas.order, amount_read_minor=100_000)
@@ -299,7 +346,7 @@ def test_review_amount_keeps_its_centavos_and_a_bad_amount_says_why(personas) ->
     assert Payment.objects.get().amount_minor == 125_050  # the 50 centavos over become credit
 
 
-def test_queue_page_reads_five_statements_and_names_who_decided(personas, verifier) -> None:
+def test_queue_page_reads_four_statements_and_names_who_decided(personas, verifier) -> None:
     waiting = queued(group_order=personas.order, buyer_name="Ana Reyes")
     decided = queued(group_order=personas.order, buyer_name="Ben Cruz")
     verifier.full_name = "Vera Verifier"
@@ -314,17 +361,17 @@ def test_queue_page_reads_five_statements_and_names_who_decided(personas, verifi
     client.get(QUEUE)
     import django.db
 
-    # The session user, the scope (orders, titles, rights), the rows, and the triple match's
-    # proofs and statement lines: nothing per row, no permission tables, no COUNT.
+    # The session user, the scope (orders, titles, rights), the rows (with what the triple match
+    # needs of their proofs) and the statement lines: nothing per row, no permission tables.
     with django.test.utils.CaptureQueriesContext(django.db.connection) as awaiting:
         html = client.get(QUEUE).content.decode()
-    assert len(awaiting.captured_queries) == 5
+    assert len(awaiting.captured_queries) == 4
     assert (waiting.code in html, decided.code in html) == (True, False)
     assert "Owner&#x27;s order" in html  # the title, from the scope
     # Decided rows name the decider (one more statement, only when a row was decided).
     with django.test.utils.CaptureQueriesContext(django.db.connection) as everything:
         html = client.get(QUEUE + "?state=all").content.decode()
-    assert len(everything.captured_queries) == 6
+    assert len(everything.captured_queries) == 5
     row = html.split(f'data-code="{decided.code}"')[1].split("</tr>")[0]
     assert "<td>Approved<br><small>Vera Verifier</small></td>" in row
     row = html.split(f'data-code="{waiting.code}"')[1].split("</tr>")[0]

@@ -16,7 +16,7 @@ from tests.factories import GroupOrderFactory, StaffFactory, UserFactory
 from verification.selectors import review_queue_scope
 
 
-def _expected(user: Any) -> tuple[bool, list[tuple[int, str]], set[int]]:
+def _expected(user: Any) -> tuple[bool, list[tuple[int, str]], set[int], dict[int, int]]:
     everything = user.is_active and (user.is_superuser or user.has_perm(FINANCE_PERMISSION))
     orders = list(
         grouporder_list_for_user(user, access=Access.VIEW)
@@ -27,7 +27,8 @@ def _expected(user: Any) -> tuple[bool, list[tuple[int, str]], set[int]]:
     verify_ids = set(
         grouporder_list_for_user(user, access=Access.VERIFY).values_list("pk", flat=True)
     )
-    return everything, orders, verify_ids & view_ids
+    owners = dict(grouporder_list_for_user(user, access=Access.VIEW).values_list("pk", "owner_id"))
+    return everything, orders, verify_ids & view_ids, owners
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def test_scope_equals_the_orm_answer(world: dict[str, Any], persona: str) -> Non
     with CaptureQueriesContext(connection) as queries:
         scope = review_queue_scope(user)
 
-    assert (scope.everything, scope.orders, set(scope.verify_ids)) == _expected(user)
+    assert (scope.everything, scope.orders, set(scope.verify_ids), scope.owners) == _expected(user)
     assert len(queries.captured_queries) <= 1
 
 
