@@ -426,13 +426,15 @@ def review_queue_page(
 ) -> QueuePage:
     """Return one page of the queue, oldest first, without ever counting the whole table.
 
-    One query: the page's ids come from the (group order, state, queued_at) index alone in a
-    sub-select (skipping earlier pages costs index entries, not joins), the outer query joins
-    what those rows show. One extra id is fetched to know whether a next page exists, which is
-    all the pager needs.
+    One statement: the page's ids come from the (group order, state, queued_at) index alone in
+    a sub-select (skipping earlier pages costs index entries, not joins), the outer query joins
+    what those rows show (a second statement names the deciders when a row was decided). One
+    extra id is fetched to know whether a next page exists, which is all the pager needs.
     """
     page = max(page, 1)
     scope = scope or review_queue_scope(user)
+    if not (scope.everything or scope.orders):  # e.g. a new GOM without a group order yet
+        return QueuePage(rows=[], number=page, per_page=per_page, has_next=False)
     reviews = ProofReview.objects.all()
     if not scope.everything:
         # The ids as a literal list: the planner then walks the index instead of guessing how

@@ -414,3 +414,21 @@ def test_queue_frame_is_reused_but_never_shows_stale_rows_orders_or_messages(per
     after = client.get(QUEUE).content.decode()
     assert ("Done: 3 rejected." in with_message, "Done: 3 rejected." in after) == (True, False)
     assert with_message.count('class="queue-row"') == after.count('class="queue-row"') == 2
+
+
+def test_a_gom_without_group_orders_sees_an_empty_queue(personas) -> None:
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import GOM_GROUP
+    from tests.factories import StaffFactory
+
+    queued(group_order=personas.order)
+    newcomer = StaffFactory(email="new-gom@example.test")
+    newcomer.groups.add(Group.objects.get(name=GOM_GROUP))
+
+    response = _client(newcomer).get(QUEUE + "?state=all&q=a")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count('class="queue-row"') == 0
+    assert "Nothing here: no proof matches." in html
