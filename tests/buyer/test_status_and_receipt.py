@@ -297,3 +297,25 @@ def test_status_page_names_the_provider_it_read(
     client.force_login(order["buyer"])
     html = client.get(reverse("buyer:submission-status", args=[submission.code])).content.decode()
     assert '<dd class="read-provider">Maya</dd>' in html
+
+
+@pytest.mark.parametrize("change", ["deactivate", "new_password"])
+def test_a_cached_order_page_is_not_served_once_the_sign_in_is_no_longer_good(
+    client: Client, order: dict, change: str
+) -> None:
+    submission = SubmissionFactory(group_order=order["order"], buyer=order["buyer"])
+    client.force_login(order["buyer"])
+    url = reverse("buyer:submission-status", args=[submission.code])
+    client.get(url)
+    assert client.get(url).status_code == 200  # now in the page cache
+
+    buyer = order["buyer"]
+    if change == "deactivate":
+        buyer.is_active = False
+    else:
+        buyer.set_password("a-new-password-after-a-leak")  # the session's hash no longer matches
+    buyer.save()
+
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
