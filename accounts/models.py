@@ -1,5 +1,8 @@
 """People: GOMs, their assistants, finance staff and buyers, all signing in by e-mail."""
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -13,6 +16,24 @@ from core.prepared import PreparedStatement
 
 # Per database alias: the columns (attribute names) and the statement of get(pk=…).
 _GET_BY_PK: dict[str, tuple[list[str], PreparedStatement | None]] = {}
+# Users whose rows a statement of the current request has already read (user_row_already_read).
+_ALREADY_READ: ContextVar[dict[int, "User"] | None] = ContextVar("users_already_read", default=None)
+
+
+@contextmanager
+def user_row_already_read(user: "User | None") -> Iterator[None]:
+    """Within the block, the next ``User.objects.get(pk=user.pk)`` returns ``user`` unread.
+
+    For a page read on every reload that fetches the signed-in user's row together with its own
+    data in one statement: Django's session authentication, which loads the user with get(pk=…)
+    and then checks is_active and the session hash, checks that row instead of reading it again.
+    Only a row read in the current request belongs here; it is handed out once.
+    """
+    token = _ALREADY_READ.set({user.pk: user} if user is not None else None)
+    try:
+        yield
+    finally:
+        _ALREADY_READ.reset(token)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -46,6 +67,9 @@ class UserManager(BaseUserManager["User"]):
         # so is every get() on a migration's historical model (its fields may differ).
         if self.model is not User or args or len(kwargs) != 1 or type(kwargs.get("pk")) is not int:
             return super().get(*args, **kwargs)
+        already_read = _ALREADY_READ.get()
+        if already_read and (user := already_read.pop(kwargs["pk"], None)) is not None:
+            return user
         using = self.db
         if using not in _GET_BY_PK:
             _GET_BY_PK[using] = self._compile_get_by_pk(using)
@@ -74,6 +98,17 @@ class UserManager(BaseUserManager["User"]):
         attnames = [column.target.attname for column in columns]
         pk_type = self.model._meta.pk.rel_db_type(connections[using])
         return attnames, PreparedStatement("accounts_user_get_by_pk", sql, [pk_type])
+
+    def row_columns(self, table_alias: str) -> str:
+        """The SELECT list of a whole user row from ``table_alias``, in from_row's order."""
+        return ", ".join(
+            f'{table_alias}."{field.column}"' for field in self.model._meta.concrete_fields
+        )
+
+    def from_row(self, row: Sequence[object], using: str = "default") -> "User":
+        """The user whose row_columns() are ``row`` (as read from the database ``using``)."""
+        attnames = [field.attname for field in self.model._meta.concrete_fields]
+        return self.model.from_db(using, attnames, row)
 
 
 class User(AbstractUser):
