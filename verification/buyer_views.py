@@ -195,11 +195,12 @@ def _submission_status(
         len(messages.get_messages(request)) == 0 and settings.CSRF_COOKIE_NAME in request.COOKIES
     )
     key = _page_cache_key(request, code, fingerprint)
-    if cacheable and (html := caches["pages"].get(key)) is not None:
-        return HttpResponse(html)
+    # Kept as bytes: a str would be encoded again on every reload.
+    if cacheable and (content := caches["pages"].get(key)) is not None:
+        return HttpResponse(content)
     response = _render_status(request, code)
     if cacheable:
-        caches["pages"].set(key, response.content.decode(), _PAGE_CACHE_SECONDS)
+        caches["pages"].set(key, response.content, _PAGE_CACHE_SECONDS)
     return response
 
 
