@@ -184,8 +184,8 @@ def _submission_status(
     request: HttpRequest, code: str, *, user_read: User | None, fingerprint: str | None
 ) -> HttpResponse:
     if user_read is None or request.user.pk != user_read.pk:
-        # Signed in some other way than the row read above (e.g. request.user was resolved
-        # before this view): the fingerprint must be the signed-in user's.
+        # Signed in as someone else than the session's user row read above (another
+        # authentication backend or middleware): the fingerprint must be request.user's.
         fingerprint = _page_fingerprint(request.user, code)
     if fingerprint is None:
         raise Http404("No such submission.")
