@@ -146,7 +146,10 @@ def _session_user_and_fingerprint(
     """The row of the user the session names and the page's fingerprint for them, in one query.
 
     Nothing here decides who is signed in: Django's session authentication does, on this row.
+    Elsewhere than on PostgreSQL (no LATERAL) it reads nothing and the page reads its own.
     """
+    if connection.vendor != "postgresql":
+        return None, None
     try:
         user_id = User._meta.pk.to_python(request.session[SESSION_KEY])
     except (KeyError, ValidationError):
