@@ -1,12 +1,39 @@
 """People: GOMs, their assistants, finance staff and buyers, all signing in by e-mail."""
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.db import models
+from django.db import connections, models
 from django.db.models.functions import Lower
+from django.db.models.query import MAX_GET_RESULTS
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from core.prepared import PreparedStatement
+
+# Per database alias: the columns (attribute names) and the statement of get(pk=…).
+_GET_BY_PK: dict[str, tuple[list[str], PreparedStatement | None]] = {}
+# Users whose rows a statement of the current request has already read (user_row_already_read).
+_ALREADY_READ: ContextVar[dict[int, "User"] | None] = ContextVar("users_already_read", default=None)
+
+
+@contextmanager
+def user_row_already_read(user: "User | None") -> Iterator[None]:
+    """Within the block, the next ``User.objects.get(pk=user.pk)`` returns ``user`` unread.
+
+    For a page read on every reload that fetches the signed-in user's row together with its own
+    data in one statement: Django's session authentication, which loads the user with get(pk=…)
+    and then checks is_active and the session hash, checks that row instead of reading it again.
+    Only a row read in the current request belongs here; it is handed out once.
+    """
+    token = _ALREADY_READ.set({user.pk: user} if user is not None else None)
+    try:
+        yield
+    finally:
+        _ALREADY_READ.reset(token)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -31,6 +58,57 @@ class UserManager(BaseUserManager["User"]):
 
     def get_by_natural_key(self, username: str | None) -> "User":
         return self.get(email__iexact=username)
+
+    def get(self, *args: Any, **kwargs: Any) -> "User":
+        # Every signed-in request loads its user with get(pk=…) (Django's ModelBackend.get_user).
+        # Building and compiling that query cost the ORM more CPU than PostgreSQL spends on it,
+        # so the ORM compiles it once per database and PostgreSQL plans it once per connection:
+        # the same statement, the same row, the same errors. Any other get() is the ORM's, and
+        # so is every get() on a migration's historical model (its fields may differ).
+        if self.model is not User or args or len(kwargs) != 1 or type(kwargs.get("pk")) is not int:
+            return super().get(*args, **kwargs)
+        already_read = _ALREADY_READ.get()
+        if already_read and (user := already_read.pop(kwargs["pk"], None)) is not None:
+            return user
+        using = self.db
+        if using not in _GET_BY_PK:
+            _GET_BY_PK[using] = self._compile_get_by_pk(using)
+        attnames, statement = _GET_BY_PK[using]
+        if statement is None:
+            return super().get(*args, **kwargs)
+        with connections[using].cursor() as cursor:
+            statement.execute(cursor, [kwargs["pk"]])
+            row = cursor.fetchone()
+        if row is None:
+            raise self.model.DoesNotExist(
+                f"{self.model._meta.object_name} matching query does not exist."
+            )
+        return self.model.from_db(using, attnames, row)
+
+    def _compile_get_by_pk(self, using: str) -> tuple[list[str], PreparedStatement | None]:
+        # What QuerySet.get(pk=…) sends: no ordering, at most MAX_GET_RESULTS rows.
+        queryset = super().get_queryset().filter(pk=0).order_by()
+        queryset.query.set_limits(high=MAX_GET_RESULTS)
+        compiler = queryset.query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        columns = [column for column, _sql, _alias in compiler.select]
+        # A column whose value Python converts (from_db_value) needs the ORM's row handling.
+        if params != (0,) or compiler.get_converters(columns):
+            return [], None
+        attnames = [column.target.attname for column in columns]
+        pk_type = self.model._meta.pk.rel_db_type(connections[using])
+        return attnames, PreparedStatement("accounts_user_get_by_pk", sql, [pk_type])
+
+    def row_columns(self, table_alias: str) -> str:
+        """The SELECT list of a whole user row from ``table_alias``, in from_row's order."""
+        return ", ".join(
+            f'{table_alias}."{field.column}"' for field in self.model._meta.concrete_fields
+        )
+
+    def from_row(self, row: Sequence[object], using: str = "default") -> "User":
+        """The user whose row_columns() are ``row`` (as read from the database ``using``)."""
+        attnames = [field.attname for field in self.model._meta.concrete_fields]
+        return self.model.from_db(using, attnames, row)
 
 
 class User(AbstractUser):

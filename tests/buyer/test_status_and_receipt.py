@@ -181,6 +181,39 @@ def test_the_order_page_is_cached_until_something_on_it_changes(
     assert "Download receipt (PDF)" in client.get(url).content.decode()
 
 
+def test_a_cached_order_page_costs_one_query_for_the_user_and_the_fingerprint(
+    client: Client, order: dict, django_assert_num_queries: object
+) -> None:
+    submission = SubmissionFactory(group_order=order["order"], buyer=order["buyer"])
+    client.force_login(order["buyer"])
+    url = reverse("buyer:submission-status", args=[submission.code])
+    client.get(url)
+    first = client.get(url).content.decode()
+    # The session comes from Redis; one statement reads the signed-in user's row (which Django
+    # then checks: is_active, the session hash) and everything the page shows that can change.
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        assert client.get(url).content.decode() == first
+
+
+def test_the_order_page_reads_its_own_fingerprint_when_the_user_came_from_elsewhere(
+    client: Client, order: dict, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: object
+) -> None:
+    from verification import buyer_views
+
+    submission = SubmissionFactory(group_order=order["order"], buyer=order["buyer"])
+    client.force_login(order["buyer"])
+    url = reverse("buyer:submission-status", args=[submission.code])
+    client.get(url)
+    first = client.get(url).content.decode()
+    monkeypatch.setattr(buyer_views, "_session_user_and_fingerprint", lambda *_: (None, None))
+
+    # Django reads the user, the page its fingerprint: two queries, the same page.
+    with django_assert_num_queries(2):  # type: ignore[operator]
+        assert client.get(url).content.decode() == first
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+
+
 def test_the_cached_order_page_follows_credit_and_order_changes_and_stays_private(
     client: Client, order: dict
 ) -> None:
@@ -297,3 +330,25 @@ def test_status_page_names_the_provider_it_read(
     client.force_login(order["buyer"])
     html = client.get(reverse("buyer:submission-status", args=[submission.code])).content.decode()
     assert '<dd class="read-provider">Maya</dd>' in html
+
+
+@pytest.mark.parametrize("change", ["deactivate", "new_password"])
+def test_a_cached_order_page_is_not_served_once_the_sign_in_is_no_longer_good(
+    client: Client, order: dict, change: str
+) -> None:
+    submission = SubmissionFactory(group_order=order["order"], buyer=order["buyer"])
+    client.force_login(order["buyer"])
+    url = reverse("buyer:submission-status", args=[submission.code])
+    client.get(url)
+    assert client.get(url).status_code == 200  # now in the page cache
+
+    buyer = order["buyer"]
+    if change == "deactivate":
+        buyer.is_active = False
+    else:
+        buyer.set_password("a-new-password-after-a-leak")  # the session's hash no longer matches
+    buyer.save()
+
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
