@@ -103,3 +103,29 @@ def test_make_run_serves_and_the_printed_gom_login_sees_only_their_data(
     assert "2 group orders" in orders
     submissions = opener.open(base + "/admin/payments/submission/?all=").read().decode()
     assert "150 submissions" in submissions
+
+    # The printed buyer signs in on the buyer pages and opens an order (the order page's
+    # fingerprint statement runs on SQLite too).
+    buyer_email = re.search(r"^\s+buyer\s+(\S+@\S+)", output, re.MULTILINE).group(1)
+    buyer = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    login_page = buyer.open(base + "/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page).group(1)
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "username": buyer_email, "password": password, "next": "/"}
+    ).encode()
+    home = (
+        buyer.open(
+            urllib.request.Request(
+                base + "/login/", data=form, headers={"Referer": base + "/login/"}
+            )
+        )
+        .read()
+        .decode()
+    )
+    code = re.search(r'href="/s/([A-Z0-9]+)/"', home).group(1)
+    for _ in range(2):  # rendered, then from the page cache
+        page = buyer.open(f"{base}/s/{code}/")
+        assert page.status == 200
+        assert f"Order {code}" in page.read().decode()

@@ -23,7 +23,7 @@ from django.utils.translation import get_language
 
 from accounts.models import User, user_row_already_read
 from core.prepared import PreparedStatement
-from payments.models import Refund, Submission
+from payments.models import Refund, RefundStatus, Submission
 from payments.money.schedule import submission_schedule
 from payments.money.selectors import refund_list_for_buyer
 from payments.money.services import PAYABLE_STATES
@@ -86,14 +86,19 @@ def _fingerprint_sql(buyer: str) -> str:
     wallet = Wallet._meta.db_table
     refund = Refund._meta.db_table
     latest_proof = f"FROM {proof} p WHERE p.submission_id = s.id ORDER BY p.id DESC LIMIT 1"
+    # Constants from the code, not input: the state names are the model's choices.
+    refund_counts = " || ',' || ".join(
+        f"COUNT(CASE WHEN r.status = '{state}' THEN 1 END)" for state in RefundStatus.values
+    )
     return (
         "SELECT s.id, s.version, s.updated_at,"  # noqa: S608 (table names from the models)
         f" (SELECT p.id {latest_proof}), (SELECT p.analysis_status {latest_proof}),"
         f" (SELECT w.balance_minor FROM {wallet} w WHERE w.buyer_id = s.buyer_id"
         "   AND w.issuer_id = o.owner_id AND w.currency = s.currency),"
-        # A refund's request and decision may leave the submission's version as it was.
-        f" (SELECT string_agg(r.id || ':' || r.status, ',' ORDER BY r.id) FROM {refund} r"
-        "   WHERE r.submission_id = s.id),"
+        # A refund's request and decision may leave the submission's version as it was. How
+        # many refunds stand in each state: a new refund or any step of one changes it, as
+        # steps only go forward (and SQLite before 3.44 has no ordered string_agg).
+        f" (SELECT {refund_counts} FROM {refund} r WHERE r.submission_id = s.id),"
         " o.title, o.payment_deadline"
         f" FROM {submission} s JOIN {order} o ON o.id = s.group_order_id"
         f" WHERE s.buyer_id = {buyer} AND s.code = %s"
