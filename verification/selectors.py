@@ -21,6 +21,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from core.prepared import PreparedStatement
 from payments.method_templates import MethodType
 from payments.models import (
     GroupOrder,
@@ -238,46 +239,68 @@ class QueueScope:
         return bool(self.verify_ids)
 
 
-@functools.cache
-def _scope_sql() -> str:
-    def table(model: Any) -> str:
-        return connection.ops.quote_name(model._meta.db_table)
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
-    user_groups = table(User.groups.through)
+
+# The statement's parameters, each given once (in the CTE "me"), in this order.
+_SCOPE_PARAMETERS = (
+    ("user_id", "bigint"),
+    ("superuser", "boolean"),
+    ("staff", "boolean"),
+    ("order_type", "integer"),
+    ("finance_app", "text"),
+    ("finance_codename", "text"),
+    ("view_codename", "text"),
+    ("verify_codename", "text"),
+)
+
+
+@functools.cache
+def _scope_statement() -> PreparedStatement:
+    me = ", ".join(f"CAST(%s AS {kind}) AS {name}" for name, kind in _SCOPE_PARAMETERS)
+    user_groups = _table(User.groups.through)
     # Object permissions on group orders (django-guardian's direct tables), the user's own and
     # those of their groups: what grouporder_list_for_user asks guardian for.
     granted = f"""
         SELECT o.content_object_id AS order_id, p.codename
-        FROM {table(GroupOrderUserObjectPermission)} o
-        JOIN {table(Permission)} p ON p.id = o.permission_id
-        WHERE o.user_id = %(user)s AND p.content_type_id = %(order_type)s
+        FROM {_table(GroupOrderUserObjectPermission)} o
+        JOIN {_table(Permission)} p ON p.id = o.permission_id
+        WHERE o.user_id = (SELECT user_id FROM me)
+          AND p.content_type_id = (SELECT order_type FROM me)
         UNION ALL
         SELECT o.content_object_id, p.codename
-        FROM {table(GroupOrderGroupObjectPermission)} o
-        JOIN {table(Permission)} p ON p.id = o.permission_id
+        FROM {_table(GroupOrderGroupObjectPermission)} o
+        JOIN {_table(Permission)} p ON p.id = o.permission_id
         JOIN {user_groups} ug ON ug.group_id = o.group_id
-        WHERE ug.user_id = %(user)s AND p.content_type_id = %(order_type)s"""  # noqa: S608
+        WHERE ug.user_id = (SELECT user_id FROM me)
+          AND p.content_type_id = (SELECT order_type FROM me)"""  # noqa: S608
     # Finance's model permission, the user's own or a group's (what ModelBackend.has_perm reads).
     finance = f"""
-        SELECT 1 FROM {table(Permission)} p
-        JOIN {table(ContentType)} ct ON ct.id = p.content_type_id
-        WHERE ct.app_label = %(finance_app)s AND p.codename = %(finance_codename)s
-          AND (p.id IN (SELECT permission_id FROM {table(User.user_permissions.through)}
-                        WHERE user_id = %(user)s)
-               OR p.id IN (SELECT gp.permission_id FROM {table(Group.permissions.through)} gp
+        SELECT 1 FROM {_table(Permission)} p
+        JOIN {_table(ContentType)} ct ON ct.id = p.content_type_id
+        WHERE ct.app_label = (SELECT finance_app FROM me)
+          AND p.codename = (SELECT finance_codename FROM me)
+          AND (p.id IN (SELECT permission_id FROM {_table(User.user_permissions.through)}
+                        WHERE user_id = (SELECT user_id FROM me))
+               OR p.id IN (SELECT gp.permission_id FROM {_table(Group.permissions.through)} gp
                            JOIN {user_groups} ug ON ug.group_id = gp.group_id
-                           WHERE ug.user_id = %(user)s))"""  # noqa: S608
-    return f"""
-        WITH granted AS ({granted}),
-             everything AS (SELECT %(superuser)s OR EXISTS ({finance}) AS yes)
+                           WHERE ug.user_id = (SELECT user_id FROM me)))"""  # noqa: S608
+    sql = f"""
+        WITH me AS (SELECT {me}),
+             granted AS ({granted}),
+             everything AS (SELECT me.superuser OR EXISTS ({finance}) AS yes FROM me)
         SELECT g.id, g.title, g.owner_id, e.yes,
-               %(superuser)s OR g.owner_id = %(user)s
-               OR g.id IN (SELECT order_id FROM granted WHERE codename = %(verify)s)
-        FROM {table(GroupOrder)} g CROSS JOIN everything e
-        WHERE e.yes OR (%(staff)s AND (
-            g.owner_id = %(user)s
-            OR g.id IN (SELECT order_id FROM granted WHERE codename IN (%(view)s, %(verify)s))))
+               me.superuser OR g.owner_id = me.user_id
+               OR g.id IN (SELECT order_id FROM granted WHERE codename = me.verify_codename)
+        FROM {_table(GroupOrder)} g CROSS JOIN everything e CROSS JOIN me
+        WHERE e.yes OR (me.staff AND (
+            g.owner_id = me.user_id
+            OR g.id IN (SELECT order_id FROM granted
+                        WHERE codename IN (me.view_codename, me.verify_codename))))
         ORDER BY g.title, g.id"""  # noqa: S608 (names from the models; values are parameters)
+    # Asked on every load of the queue: PostgreSQL plans it once per connection.
+    return PreparedStatement("verification_queue_scope", sql, [k for _n, k in _SCOPE_PARAMETERS])
 
 
 def review_queue_scope(user: Any) -> QueueScope:
@@ -291,18 +314,18 @@ def review_queue_scope(user: Any) -> QueueScope:
     if user is None or not user.is_authenticated or not user.is_active:
         return QueueScope(everything=False, orders=[], verify_ids=frozenset())
     finance_app, finance_codename = FINANCE_PERMISSION.split(".")
-    params = {
-        "user": user.pk,
+    values = {
+        "user_id": user.pk,
         "superuser": bool(user.is_superuser),
         "staff": bool(user.is_staff),
         "order_type": ContentType.objects.get_for_model(GroupOrder).pk,
         "finance_app": finance_app,
         "finance_codename": finance_codename,
-        "view": "view_grouporder",
-        "verify": "verify_grouporder",
+        "view_codename": "view_grouporder",
+        "verify_codename": "verify_grouporder",
     }
     with connection.cursor() as cursor:
-        cursor.execute(_scope_sql(), params)
+        _scope_statement().execute(cursor, [values[name] for name, _kind in _SCOPE_PARAMETERS])
         rows = cursor.fetchall()
     everything = bool(user.is_superuser) or any(row[3] for row in rows)
     return QueueScope(
