@@ -245,7 +245,8 @@ def _duplicate_links(
     ]
 
 
-_STATE_LABELS = {value: str(label) for value, label in ReviewState.choices}
+# Lazy labels, turned into text per request (in the request's language).
+_STATE_LABELS = dict(ReviewState.choices)
 
 
 def _render_rows(
@@ -314,7 +315,7 @@ def _render_rows(
             f"<td>{esc(row['reference'] or '—')}</td>"
             f"<td>{esc(str(confidence))}{suggestion}</td><td>{flags} {duplicates}</td>"
             f"<td>{esc(_age(now - row['queued_at']))}</td>"
-            f"<td>{esc(_STATE_LABELS.get(state, state))}{decided}</td></tr>"
+            f"<td>{esc(str(_STATE_LABELS.get(state, state)))}{decided}</td></tr>"
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above went through esc()
 
