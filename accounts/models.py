@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.prepared import PreparedStatement
+from core.sql_names import column
 
 # Per database alias: the columns (attribute names) and the statement of get(pk=…).
 _GET_BY_PK: dict[str, tuple[list[str], PreparedStatement | None]] = {}
@@ -101,9 +102,8 @@ class UserManager(BaseUserManager["User"]):
 
     def row_columns(self, table_alias: str) -> str:
         """The SELECT list of a whole user row from ``table_alias``, in from_row's order."""
-        return ", ".join(
-            f'{table_alias}."{field.column}"' for field in self.model._meta.concrete_fields
-        )
+        fields = self.model._meta.concrete_fields
+        return ", ".join(column(self.model, field.name, table_alias) for field in fields)
 
     def from_row(self, row: Sequence[object], using: str = "default") -> "User":
         """The user whose row_columns() are ``row`` (as read from the database ``using``)."""

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
@@ -23,6 +22,7 @@ from django.utils.translation import get_language
 
 from core.admin_scoping import ScopedAdmin
 from core.money import format_money
+from core.page_cache import csrf_cookie_digest, page_cacheable
 from payments.method_templates import MethodType
 from payments.selectors import grouporder_list_for_user
 from verification.decisions import (
@@ -351,9 +351,8 @@ _FRAME_SECONDS = 300
 def _frame_key(
     request: HttpRequest, filters: QueueFilters, page: QueuePage, scope: QueueScope
 ) -> str | None:
-    """The cache key of the page's frame, or None when this request's frame must be rendered:
-    a one-time message to show, or no CSRF cookie yet (rendering the form sets it)."""
-    if len(messages.get_messages(request)) or settings.CSRF_COOKIE_NAME not in request.COOKIES:
+    """The cache key of the page's frame, or None when this request's frame must be rendered."""
+    if not page_cacheable(request):
         return None
     user = request.user
     shown = (
@@ -362,8 +361,7 @@ def _frame_key(
         user.get_short_name(),
         user.has_usable_password(),
         get_language(),
-        # The forms carry a CSRF token tied to this browser's cookie: one copy per cookie.
-        request.COOKIES[settings.CSRF_COOKIE_NAME],
+        csrf_cookie_digest(request),
         request.META.get("SCRIPT_NAME", ""),
         filters,
         page.number,
@@ -443,15 +441,12 @@ class ProofReviewAdmin(admin.ModelAdmin):
     # The queue -----------------------------------------------------------------------------
 
     def queue_view(self, request: HttpRequest) -> HttpResponse:
-        scope = review_queue_scope(request.user)
         user = request.user
-        # has_view_permission, answered from the scope read anyway (one query fewer).
-        if not (
-            user.is_active
-            and user.is_staff
-            and (scope.everything or scope.orders or user.has_perm("payments.view_submission"))
-        ):
-            raise PermissionDenied
+        scope = review_queue_scope(user)
+        # Staff who see an order may see the queue (the scope is only read for the active); the
+        # rest are asked has_view_permission, which would read permissions this page need not.
+        if not (user.is_staff and (scope.everything or scope.orders)):
+            self._guard(request)
         filters = QueueFilters.from_params(request.GET)
         try:
             page_number = int(request.GET.get("page", "1"))

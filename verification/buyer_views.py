@@ -8,8 +8,6 @@ import hashlib
 import uuid
 from typing import Any
 
-from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
@@ -22,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from accounts.models import User, user_row_already_read
+from core.page_cache import csrf_cookie_digest, page_cacheable
 from core.prepared import PreparedStatement
 from payments.models import Refund, RefundStatus, Submission
 from payments.money.schedule import submission_schedule
@@ -172,8 +171,8 @@ def _session_user_and_fingerprint(
 
 def _page_cache_key(request: HttpRequest, code: str, fingerprint: str) -> str:
     # The forms carry a CSRF token tied to this browser's cookie: one copy per cookie.
-    csrf = hashlib.sha256(request.COOKIES.get(settings.CSRF_COOKIE_NAME, "").encode()).hexdigest()
-    return f"order-page:{request.user.pk}:{code}:{fingerprint}:{csrf[:16]}:{get_language()}"
+    csrf = csrf_cookie_digest(request)
+    return f"order-page:{request.user.pk}:{code}:{fingerprint}:{csrf}:{get_language()}"
 
 
 def submission_status(request: HttpRequest, code: str) -> HttpResponse:
@@ -197,11 +196,7 @@ def _submission_status(
         fingerprint = _page_fingerprint(request.user, code)
     if fingerprint is None:
         raise Http404("No such submission.")
-    # len() reads pending messages without consuming them (iterating would). Without a CSRF
-    # cookie yet, this render sets one, so its forms cannot be reused.
-    cacheable = (
-        len(messages.get_messages(request)) == 0 and settings.CSRF_COOKIE_NAME in request.COOKIES
-    )
+    cacheable = page_cacheable(request)
     key = _page_cache_key(request, code, fingerprint)
     # Kept as bytes: a str would be encoded again on every reload.
     if cacheable and (content := caches["pages"].get(key)) is not None:

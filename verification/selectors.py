@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.prepared import PreparedStatement
+from core.sql_names import column, table
 from payments.method_templates import MethodType
 from payments.models import (
     GroupOrder,
@@ -239,10 +240,6 @@ class QueueScope:
         return bool(self.verify_ids)
 
 
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 # The statement's parameters, each given once (in the CTE "me"), in this order.
 _SCOPE_PARAMETERS = (
     ("user_id", "bigint"),
@@ -259,31 +256,31 @@ _SCOPE_PARAMETERS = (
 @functools.cache
 def _scope_statement() -> PreparedStatement:
     me = ", ".join(f"CAST(%s AS {kind}) AS {name}" for name, kind in _SCOPE_PARAMETERS)
-    user_groups = _table(User.groups.through)
+    user_groups = table(User.groups.through)
     # Object permissions on group orders (django-guardian's direct tables), the user's own and
     # those of their groups: what grouporder_list_for_user asks guardian for.
     granted = f"""
         SELECT o.content_object_id AS order_id, p.codename
-        FROM {_table(GroupOrderUserObjectPermission)} o
-        JOIN {_table(Permission)} p ON p.id = o.permission_id
+        FROM {table(GroupOrderUserObjectPermission)} o
+        JOIN {table(Permission)} p ON p.id = o.permission_id
         WHERE o.user_id = (SELECT user_id FROM me)
           AND p.content_type_id = (SELECT order_type FROM me)
         UNION ALL
         SELECT o.content_object_id, p.codename
-        FROM {_table(GroupOrderGroupObjectPermission)} o
-        JOIN {_table(Permission)} p ON p.id = o.permission_id
+        FROM {table(GroupOrderGroupObjectPermission)} o
+        JOIN {table(Permission)} p ON p.id = o.permission_id
         JOIN {user_groups} ug ON ug.group_id = o.group_id
         WHERE ug.user_id = (SELECT user_id FROM me)
           AND p.content_type_id = (SELECT order_type FROM me)"""  # noqa: S608
     # Finance's model permission, the user's own or a group's (what ModelBackend.has_perm reads).
     finance = f"""
-        SELECT 1 FROM {_table(Permission)} p
-        JOIN {_table(ContentType)} ct ON ct.id = p.content_type_id
+        SELECT 1 FROM {table(Permission)} p
+        JOIN {table(ContentType)} ct ON ct.id = p.content_type_id
         WHERE ct.app_label = (SELECT finance_app FROM me)
           AND p.codename = (SELECT finance_codename FROM me)
-          AND (p.id IN (SELECT permission_id FROM {_table(User.user_permissions.through)}
+          AND (p.id IN (SELECT permission_id FROM {table(User.user_permissions.through)}
                         WHERE user_id = (SELECT user_id FROM me))
-               OR p.id IN (SELECT gp.permission_id FROM {_table(Group.permissions.through)} gp
+               OR p.id IN (SELECT gp.permission_id FROM {table(Group.permissions.through)} gp
                            JOIN {user_groups} ug ON ug.group_id = gp.group_id
                            WHERE ug.user_id = (SELECT user_id FROM me)))"""  # noqa: S608
     sql = f"""
@@ -293,7 +290,7 @@ def _scope_statement() -> PreparedStatement:
         SELECT g.id, g.title, g.owner_id, e.yes,
                me.superuser OR g.owner_id = me.user_id
                OR g.id IN (SELECT order_id FROM granted WHERE codename = me.verify_codename)
-        FROM {_table(GroupOrder)} g CROSS JOIN everything e CROSS JOIN me
+        FROM {table(GroupOrder)} g CROSS JOIN everything e CROSS JOIN me
         WHERE e.yes OR (me.staff AND (
             g.owner_id = me.user_id
             OR g.id IN (SELECT order_id FROM granted
@@ -373,36 +370,30 @@ _JSON_KEYS = ("flags", "fraud_hits", "proof_flags")
 
 @functools.cache
 def _queue_rows_sql() -> str:
-    quote = connection.ops.quote_name
     alias = {ProofReview: "r", PaymentProof: "p", Submission: "s", PaymentMethod: "m"}
-
-    def column(model: Any, name: str) -> str:
-        return f"{alias[model]}.{quote(model._meta.get_field(name).column)}"
-
-    def table(model: Any) -> str:
-        return f"{quote(model._meta.db_table)} {alias[model]}"
-
-    columns = ", ".join(column(model, name) for _key, model, name in _QUEUE_COLUMNS)
+    columns = ", ".join(column(model, name, alias[model]) for _key, model, name in _QUEUE_COLUMNS)
+    review_proof = column(ProofReview, "proof", "r")
 
     # The submission's latest readable proof: the one the triple match reads its claim from
     # (``verification.triple_match``); in the awaiting queue, the row's own proof.
     def proof(name: str) -> str:
-        return f"p2.{quote(PaymentProof._meta.get_field(name).column)}"
+        return column(PaymentProof, name, "p2")
 
     latest = (
-        f"(SELECT p2.id FROM {quote(PaymentProof._meta.db_table)} p2"  # noqa: S608 (names from the models)
+        f"(SELECT p2.id FROM {table(PaymentProof, 'p2')}"  # noqa: S608 (names from the models)
         f" WHERE {proof('submission')} = s.id AND {proof('analysis_status')} = %s"
         f" AND {proof('reference')} <> '' AND {proof('amount_minor')} IS NOT NULL"
         f" ORDER BY {proof('created_at')} DESC, p2.id DESC LIMIT 1)"
     )
     return (
-        f"SELECT {columns}, {latest} FROM {table(ProofReview)}"  # noqa: S608 (names from the models)
-        f" JOIN {table(PaymentProof)} ON p.id = {column(ProofReview, 'proof')}"
-        f" JOIN {table(Submission)} ON s.id = {column(ProofReview, 'submission')}"
-        f" LEFT JOIN {table(PaymentMethod)} ON m.id = {column(Submission, 'payment_method')}"
-        f" WHERE {column(ProofReview, 'proof')} IN ({{ids}})"
-        f" ORDER BY {column(ProofReview, 'queued_at')} {{direction}},"
-        f" {column(ProofReview, 'proof')} {{direction}}"
+        f"SELECT {columns}, {latest} FROM {table(ProofReview, 'r')}"  # noqa: S608 (names from the models)
+        f" JOIN {table(PaymentProof, 'p')} ON p.id = {review_proof}"
+        f" JOIN {table(Submission, 's')} ON s.id = {column(ProofReview, 'submission', 'r')}"
+        f" LEFT JOIN {table(PaymentMethod, 'm')}"
+        f" ON m.id = {column(Submission, 'payment_method', 's')}"
+        f" WHERE {review_proof} IN ({{ids}})"
+        f" ORDER BY {column(ProofReview, 'queued_at', 'r')} {{direction}},"
+        f" {review_proof} {{direction}}"
     )
 
 

@@ -16,6 +16,7 @@ from celery.signals import task_success
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from core.sql_names import column, table
 from payments.models import GroupOrder, Submission, SubmissionStatus
 from payments.reconciliation.models import StatementLine
 from payments.reconciliation.selectors import (
@@ -81,25 +82,23 @@ def statement_confirmation_for_submissions(
 
 
 def _latest_claims_sql(count: int) -> str:
-    quote = connection.ops.quote_name
-    proof, submission, order = PaymentProof._meta, Submission._meta, GroupOrder._meta
+    def proof(field: str) -> str:
+        return column(PaymentProof, field, "p")
 
-    def column(meta: Any, field: str) -> str:
-        return quote(meta.get_field(field).column)
+    def submission(field: str) -> str:
+        return column(Submission, field, "s")
 
-    p = {name: f"p.{column(proof, name)}" for name in ("submission", "reference", "amount_minor")}
     return (
-        f"SELECT {p['submission']}, {p['reference']}, {p['amount_minor']},"  # noqa: S608 (names from the models)
-        f" p.{column(proof, 'currency')}, s.{column(submission, 'status')},"
-        f" s.{column(submission, 'amount_due_minor')}, s.{column(submission, 'paid_minor')},"
-        f" s.{column(submission, 'currency')}, o.{column(order, 'owner')}"
-        f" FROM {quote(proof.db_table)} p"
-        f" JOIN {quote(submission.db_table)} s ON s.id = {p['submission']}"
-        f" JOIN {quote(order.db_table)} o ON o.id = s.{column(submission, 'group_order')}"
-        f" WHERE {p['submission']} IN ({', '.join(['%s'] * count)})"
-        f" AND p.{column(proof, 'analysis_status')} = %s AND {p['reference']} <> ''"
-        f" AND {p['amount_minor']} IS NOT NULL"
-        f" ORDER BY {p['submission']}, p.{column(proof, 'created_at')} DESC, p.id DESC"
+        f"SELECT {proof('submission')}, {proof('reference')}, {proof('amount_minor')},"  # noqa: S608 (names from the models)
+        f" {proof('currency')}, {submission('status')}, {submission('amount_due_minor')},"
+        f" {submission('paid_minor')}, {submission('currency')}, {column(GroupOrder, 'owner', 'o')}"
+        f" FROM {table(PaymentProof, 'p')}"
+        f" JOIN {table(Submission, 's')} ON s.id = {proof('submission')}"
+        f" JOIN {table(GroupOrder, 'o')} ON o.id = {submission('group_order')}"
+        f" WHERE {proof('submission')} IN ({', '.join(['%s'] * count)})"
+        f" AND {proof('analysis_status')} = %s AND {proof('reference')} <> ''"
+        f" AND {proof('amount_minor')} IS NOT NULL"
+        f" ORDER BY {proof('submission')}, {proof('created_at')} DESC, p.id DESC"
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+from core.sql_names import column, table
 from payments.method_templates import normalize_reference
 from payments.models import PaymentMethod, Submission, SubmissionStatus
 from payments.reconciliation.models import (
@@ -187,20 +188,18 @@ def statement_lines_for_claims(claims: Sequence[Claim]) -> dict[int, StatementLi
 
 def _candidate_lines_sql(owners: int, references: int) -> str:
     """``_candidate_lines`` as one hand-written statement (the queue asks it on every page)."""
-    quote = connection.ops.quote_name
-    line, method = StatementLine._meta, PaymentMethod._meta
 
-    def column(meta: Any, field: str) -> str:
-        return quote(meta.get_field(field).column)
+    def line(field: str) -> str:
+        return column(StatementLine, field, "l")
 
     return (
-        f"SELECT l.{column(line, 'reference_normalized')}, m.{column(method, 'owner')},"  # noqa: S608 (names from the models)
-        f" l.{column(line, 'amount_minor')}, l.{column(line, 'currency')}"
-        f" FROM {quote(line.db_table)} l"
-        f" JOIN {quote(method.db_table)} m ON m.id = l.{column(line, 'payment_method')}"
-        f" WHERE m.{column(method, 'owner')} IN ({', '.join(['%s'] * owners)})"
-        f" AND l.{column(line, 'reference_normalized')} IN ({', '.join(['%s'] * references)})"
-        f" AND l.{column(line, 'direction')} = %s AND l.{column(line, 'match_status')} <> %s"
+        f"SELECT {line('reference_normalized')}, {column(PaymentMethod, 'owner', 'm')},"  # noqa: S608 (names from the models)
+        f" {line('amount_minor')}, {line('currency')}"
+        f" FROM {table(StatementLine, 'l')}"
+        f" JOIN {table(PaymentMethod, 'm')} ON m.id = {line('payment_method')}"
+        f" WHERE {column(PaymentMethod, 'owner', 'm')} IN ({', '.join(['%s'] * owners)})"
+        f" AND {line('reference_normalized')} IN ({', '.join(['%s'] * references)})"
+        f" AND {line('direction')} = %s AND {line('match_status')} <> %s"
     )
 
 

@@ -62,38 +62,35 @@ def queued(
     name = f"{uuid.uuid4().hex}.png"
     if store_file:
         name = proof_storage().save(name, ContentFile(png_bytes()))
-    proof = PaymentProof.objects.create(
-        submission=submission,
-        uploaded_by=submission.buyer,
+    queue_proof(
+        submission,
         storage_name=name,
-        original_name="proof.png",
-        original_type="image/png",
-        content_type="image/png",
-        size_bytes=len(png_bytes()),
-        sha256=uuid.uuid4().hex + uuid.uuid4().hex,
-        scan_status="not_scanned",
-        analysis_status="done",
-        provider="gcash",
         reference=reference or uuid.uuid4().hex[:13].upper(),
-        amount_minor=amount_read_minor,
-        currency=group_order.currency,
-        paid_at=timezone.now(),
-        confidence=Decimal(confidence) if confidence is not None else None,
+        amount_read_minor=amount_read_minor,
+        confidence=confidence,
         suggestion=suggestion,
-        flags=flags or [],
+        flags=flags,
     )
-    review_open(proof=proof, submission=submission)
-    review_copy_reading(proof)
     return submission
 
 
-def reupload(submission: Submission, *, reference: str, amount_read_minor: int) -> PaymentProof:
-    """A newer analysed proof on the same submission: it takes the queue place (review_open)."""
+def queue_proof(
+    submission: Submission,
+    *,
+    reference: str,
+    amount_read_minor: int | None,
+    storage_name: str = "",
+    confidence: str | None = "0.900",
+    suggestion: str = "",
+    flags: list[dict[str, Any]] | None = None,
+) -> PaymentProof:
+    """Store an analysed proof of ``submission`` and put it in the queue (review_open), where it
+    takes the place of an older one awaiting a decision."""
     proof = PaymentProof.objects.create(
         submission=submission,
         uploaded_by=submission.buyer,
-        storage_name=f"{uuid.uuid4().hex}.png",
-        original_name="proof-2.png",
+        storage_name=storage_name or f"{uuid.uuid4().hex}.png",
+        original_name="proof.png",
         original_type="image/png",
         content_type="image/png",
         size_bytes=len(png_bytes()),
@@ -105,7 +102,9 @@ def reupload(submission: Submission, *, reference: str, amount_read_minor: int) 
         amount_minor=amount_read_minor,
         currency=submission.currency,
         paid_at=timezone.now(),
-        confidence=Decimal("0.900"),
+        confidence=Decimal(confidence) if confidence is not None else None,
+        suggestion=suggestion,
+        flags=flags or [],
     )
     review_open(proof=proof, submission=submission)
     review_copy_reading(proof)

@@ -279,17 +279,17 @@ def test_queue_badge_follows_the_latest_proof_on_every_view(personas) -> None:
     import django.db
     from django.test.utils import CaptureQueriesContext
 
-    from tests.dashboard.helpers import reupload
+    from tests.dashboard.helpers import queue_proof
     from tests.finance.helpers import account, import_file
     from verification.triple_match import statement_confirmation_for_submissions
 
     method = account("ph-gcash", owner=personas.owner)
     # Read right first, then a newer proof read wrong: no longer confirmed.
     spoiled = queued(group_order=personas.order, method=method, reference="9000111222333")
-    reupload(spoiled, reference="9000111222999", amount_read_minor=125_000)
+    queue_proof(spoiled, reference="9000111222999", amount_read_minor=125_000)
     # Read wrong first, then a newer proof read right: confirmed, on its old row too.
     mended = queued(group_order=personas.order, method=method, reference="9000111222888")
-    reupload(mended, reference="9000111222444", amount_read_minor=125_000)
+    queue_proof(mended, reference="9000111222444", amount_read_minor=125_000)
     statement = (
         "Date and Time,Description,Reference No.,Debit,Credit,Balance\n"
         "2026-03-02 9:14 AM,Received GCash from 09170000001,9000111222333,,1250.00,\n"
