@@ -100,6 +100,13 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a busy timeout makes concurrent requests wait instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Only core.prepared's statements are prepared on the server (Django binds parameters on the
+    # client). Their plans do not depend on the values, so plan them once, not on every EXECUTE:
+    # left to choose, PostgreSQL kept re-planning the queue's rows (0.6 ms of a 5 ms page).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c plan_cache_mode=force_generic_plan"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users and permissions

@@ -12,7 +12,9 @@ Prepared statements outlive transactions and rollbacks; they end with the connec
 Elsewhere than on PostgreSQL (the SQLite of ``make run``) the statement runs as it is.
 """
 
+import hashlib
 import re
+import threading
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -25,24 +27,34 @@ _NO_SUCH_STATEMENT = "26000"
 
 
 class PreparedStatement:
-    def __init__(self, name: str, sql: str, parameter_types: Sequence[str]) -> None:
+    def __init__(self, name: str, sql: str, parameter_types: Sequence[str] | None) -> None:
         """``sql`` takes its parameters as ``%s``, one for each of ``parameter_types``.
 
-        ``name`` is what ``pg_stat_activity`` and the query log show: one statement per name.
+        ``parameter_types`` None leaves PostgreSQL to infer each from where it stands (as for a
+        statement the ORM compiled). ``name`` is what ``pg_stat_activity`` and the query log
+        show: one statement per name.
         """
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise ValueError(f"{name!r} is not a plain SQL name.")
         pieces = sql.split("%s")
-        if len(pieces) - 1 != len(parameter_types) or "%" in sql.replace("%s", ""):
-            raise ValueError("Give one %s per parameter type and no other %.")
+        count = len(pieces) - 1
+        if parameter_types is not None and count != len(parameter_types):
+            raise ValueError("Give one %s per parameter type.")
+        if "%" in sql.replace("%s", ""):
+            raise ValueError("A prepared statement takes its parameters as %s and no other %.")
         numbered = "".join(
             piece + (f"${index}" if index < len(pieces) else "")
             for index, piece in enumerate(pieces, start=1)
         )
         self.sql = sql
         self.name = name
-        self._prepare = f"PREPARE {self.name}({', '.join(parameter_types)}) AS {numbered}"
-        self._execute = f"EXECUTE {self.name}({', '.join(['%s'] * len(parameter_types))})"
+        types = "" if parameter_types is None else f"({', '.join(parameter_types)})"
+        self._prepare = f"PREPARE {self.name}{types} AS {numbered}"
+        self._execute = (
+            f"EXECUTE {self.name}({', '.join(['%s'] * count)})"
+            if count
+            else (f"EXECUTE {self.name}")
+        )
         # The psycopg connections this statement is prepared on (a new connection is a new key).
         self._prepared_on: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -73,3 +85,34 @@ class PreparedStatement:
         with raw.cursor() as prepare:
             prepare.execute(self._prepare)
         self._prepared_on.add(raw)
+
+
+# Statements prepared by their text (see execute_by_text), at most this many per process: each
+# is prepared on every connection that runs it, and lives as long as the connection.
+BY_TEXT_LIMIT = 64
+_by_text: dict[str, PreparedStatement | None] = {}
+_by_text_lock = threading.Lock()
+
+
+def execute_by_text(cursor: CursorWrapper, prefix: str, sql: str, params: Sequence[object]) -> None:
+    """Run ``sql``, prepared under a name made of ``prefix`` and its text's digest.
+
+    For statements whose text is built per request (the ORM compiles part of them) but takes
+    only a few shapes: each shape is planned once per connection. Past ``BY_TEXT_LIMIT``
+    distinct texts, and for a text that cannot be prepared (another ``%`` in it), the statement
+    simply runs.
+    """
+    statement = _by_text.get(sql)
+    if statement is None and sql not in _by_text:
+        with _by_text_lock:
+            if sql not in _by_text and len(_by_text) < BY_TEXT_LIMIT:
+                digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
+                try:
+                    _by_text[sql] = PreparedStatement(f"{prefix}_{digest}", sql, None)
+                except ValueError:
+                    _by_text[sql] = None
+            statement = _by_text.get(sql)
+    if statement is None:
+        cursor.execute(sql, params)
+    else:
+        statement.execute(cursor, params)

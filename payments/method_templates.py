@@ -155,9 +155,12 @@ class PaymentMethodTemplate:
         return [spec.name for spec in self.fields]
 
 
+_REFERENCE_NOISE = re.compile(r"[\s.]")
+
+
 def normalize_reference(reference: str) -> str:
     """Strip the spaces and dots receipts print inside a reference; upper-case its letters."""
-    return re.sub(r"[\s.]", "", reference or "").upper()
+    return _REFERENCE_NOISE.sub("", reference or "").upper()
 
 
 def _ewallet(

@@ -265,6 +265,7 @@ def _render_rows(
     """
     now = timezone.now()
     query = esc(query)
+    states = {state: esc(str(label)) for state, label in _STATE_LABELS.items()}  # lazy: per request
     out = []
     for row in rows:
         pk, submission_id, state = row["proof_id"], row["submission_id"], row["state"]
@@ -292,9 +293,12 @@ def _render_rows(
         read_minor = row["amount_read_minor"]
         read = format_money(read_minor, currency) if read_minor is not None else "—"
         # Three places as the field has them, whatever the backend returned (SQLite: a float).
-        confidence = "—"
-        if row["confidence"] is not None:
-            confidence = f"{Decimal(str(row['confidence'])):.3f}"
+        confidence = row["confidence"]
+        if confidence is None:
+            confidence = "—"
+        else:
+            decimal = confidence if isinstance(confidence, Decimal) else Decimal(str(confidence))
+            confidence = f"{decimal:.3f}"
         suggestion = (
             ' <span class="badge ok">suggest approve</span>'
             if row["suggestion"] == "approve"
@@ -313,9 +317,9 @@ def _render_rows(
             f"<td>{esc(row['provider'] or '—')}<br>"
             f"<small>{esc(row['method_name'] or '')}</small></td>"
             f"<td>{esc(row['reference'] or '—')}</td>"
-            f"<td>{esc(str(confidence))}{suggestion}</td><td>{flags} {duplicates}</td>"
+            f"<td>{confidence}{suggestion}</td><td>{flags} {duplicates}</td>"
             f"<td>{esc(_age(now - row['queued_at']))}</td>"
-            f"<td>{esc(str(_STATE_LABELS.get(state, state)))}{decided}</td></tr>"
+            f"<td>{states.get(state) or esc(state)}{decided}</td></tr>"
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above went through esc()
 

@@ -16,12 +16,13 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from core.prepared import PreparedStatement
+from core.lookups import AnyOf
+from core.prepared import PreparedStatement, execute_by_text
 from core.sql_names import column, table
 from payments.method_templates import MethodType
 from payments.models import (
@@ -397,20 +398,55 @@ def _queue_rows_sql() -> str:
     )
 
 
-def _queue_rows(ids: QuerySet[ProofReview], *, descending: bool) -> list[dict[str, Any]]:
-    """The rows of the page whose ids ``ids`` selects, as plain values in display order."""
-    ids_sql, ids_params = ids.query.sql_with_params()
+@functools.lru_cache(maxsize=256)
+def _page_ids_sql(
+    filters: QueueFilters, order_ids: tuple[int, ...] | None, start: int, stop: int, zone: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement (text and parameters) that selects the ids of one page of the queue.
+
+    ``order_ids`` None means every group order; ``zone`` is the time zone the date filters
+    read days in. The ORM makes the same of the same arguments, so each is compiled once per
+    process (compiling cost 0.3 ms of a 5 ms page).
+    """
+    reviews = ProofReview.objects.all()
+    if order_ids is not None:
+        # The ids as one array, not a sub-select: the planner then walks the index instead of
+        # guessing how many rows a sub-select returns, and the text is the same for every user.
+        reviews = reviews.filter(AnyOf(F("group_order_id"), list(order_ids)))
+    reviews = review_filter(reviews, filters)
+    ordering = (
+        ("queued_at", "proof_id")
+        if filters.state == ReviewState.AWAITING
+        else ("-queued_at", "-proof_id")
+    )
+    sql, params = reviews.order_by(*ordering).values("pk")[start:stop].query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _queue_rows(
+    ids_sql: str, ids_params: tuple[Any, ...], *, descending: bool, prepare: bool
+) -> list[dict[str, Any]]:
+    """The rows whose ids ``ids_sql`` selects, as plain values in display order.
+
+    ``prepare``: the statement's plan does not depend on its values, so it is planned once per
+    connection and shape of filters (``execute_by_text``).
+    """
     sql = _queue_rows_sql().format(ids=ids_sql, direction="DESC" if descending else "ASC")
+    params = [AnalysisStatus.DONE.value, *ids_params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [AnalysisStatus.DONE.value, *ids_params])
+        if prepare:
+            execute_by_text(cursor, "verification_queue_rows", sql, params)
+        else:
+            cursor.execute(sql, params)
         fetched = cursor.fetchall()
     keys = [key for key, _model, _field in _QUEUE_COLUMNS] + ["claim_proof_id"]
     rows = []
     for values in fetched:
         row = dict(zip(keys, values, strict=True))
         for key in _JSON_KEYS:  # jsonb arrives as text (Django's loader), as on SQLite
-            if isinstance(row[key], str):
-                row[key] = json.loads(row[key])
+            value = row[key]
+            if isinstance(value, str):
+                row[key] = [] if value == "[]" else json.loads(value)  # mostly none
         if timezone.is_naive(row["queued_at"]):  # SQLite keeps UTC without a zone
             row["queued_at"] = timezone.make_aware(row["queued_at"], UTC)
         rows.append(row)
@@ -449,20 +485,21 @@ def review_queue_page(
     scope = scope or review_queue_scope(user)
     if not (scope.everything or scope.orders):  # e.g. a new GOM without a group order yet
         return QueuePage(rows=[], number=page, per_page=per_page, has_next=False)
-    reviews = ProofReview.objects.all()
-    if not scope.everything:
-        # The ids as a literal list: the planner then walks the index instead of guessing how
-        # many rows a sub-select returns.
-        reviews = reviews.filter(group_order_id__in=scope.order_ids)
-    reviews = review_filter(reviews, filters)
-    ordering = (
-        ("queued_at", "proof_id")
-        if filters.state == ReviewState.AWAITING
-        else ("-queued_at", "-proof_id")
-    )
     start = (page - 1) * per_page
-    ids = reviews.order_by(*ordering).values("pk")[start : start + per_page + 1]
-    rows = _queue_rows(ids, descending=filters.state != ReviewState.AWAITING)
+    ids_sql, ids_params = _page_ids_sql(
+        filters,
+        None if scope.everything else tuple(scope.order_ids),
+        start,
+        start + per_page + 1,
+        timezone.get_current_timezone_name(),
+    )
+    # Prepared (one plan per shape) only when no other filter than state and group order is
+    # set: how many rows a flag, a band or a search keeps depends on its value, and one plan
+    # for all values made the flag filter slower than planning it each time.
+    plain = filters == QueueFilters(state=filters.state, group_order=filters.group_order)
+    rows = _queue_rows(
+        ids_sql, ids_params, descending=filters.state != ReviewState.AWAITING, prepare=plain
+    )
     titles = dict(scope.orders)
     decider_ids = {row["decided_by_id"] for row in rows if row["decided_by_id"]}
     deciders = (

@@ -4,6 +4,7 @@ Finance (``payments.view_all_orders``) sees every account; a GOM sees the statem
 runs and discrepancies of their own payment methods and group orders; anyone else sees nothing.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+from core.prepared import PreparedStatement
 from core.sql_names import column, table
 from payments.method_templates import normalize_reference
 from payments.models import PaymentMethod, Submission, SubmissionStatus
@@ -186,8 +188,9 @@ def statement_lines_for_claims(claims: Sequence[Claim]) -> dict[int, StatementLi
     return found
 
 
-def _candidate_lines_sql(owners: int, references: int) -> str:
-    """``_candidate_lines`` as one hand-written statement (the queue asks it on every page)."""
+def _candidate_lines_sql(owners: str, references: str) -> str:
+    """``_candidate_lines`` as one hand-written statement (the queue asks it on every page);
+    ``owners`` and ``references`` are what the two lists are compared with."""
 
     def line(field: str) -> str:
         return column(StatementLine, field, "l")
@@ -197,10 +200,33 @@ def _candidate_lines_sql(owners: int, references: int) -> str:
         f" {line('amount_minor')}, {line('currency')}"
         f" FROM {table(StatementLine, 'l')}"
         f" JOIN {table(PaymentMethod, 'm')} ON m.id = {line('payment_method')}"
-        f" WHERE {column(PaymentMethod, 'owner', 'm')} IN ({', '.join(['%s'] * owners)})"
-        f" AND {line('reference_normalized')} IN ({', '.join(['%s'] * references)})"
+        f" WHERE {column(PaymentMethod, 'owner', 'm')} {owners}"
+        f" AND {line('reference_normalized')} {references}"
         f" AND {line('direction')} = %s AND {line('match_status')} <> %s"
     )
+
+
+@functools.cache
+def _candidate_lines_statement() -> PreparedStatement:
+    # On PostgreSQL each list is one array parameter: one text, planned once per connection.
+    sql = _candidate_lines_sql("= ANY(%s)", "= ANY(%s)")
+    return PreparedStatement(
+        "reconciliation_candidate_lines", sql, ["bigint[]", "text[]", "text", "text"]
+    )
+
+
+def _read_candidate_lines(owners: list[int], references: list[str]) -> list[tuple[Any, ...]]:
+    fixed = [StatementLine.Direction.CREDIT.value, StatementLine.MatchStatus.MATCHED.value]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _candidate_lines_statement().execute(cursor, [owners, references, *fixed])
+        else:
+            sql = _candidate_lines_sql(
+                f"IN ({', '.join(['%s'] * len(owners))})",
+                f"IN ({', '.join(['%s'] * len(references))})",
+            )
+            cursor.execute(sql, [*owners, *references, *fixed])
+        return cursor.fetchall()
 
 
 def confirmed_claims(claims: Sequence[tuple[Claim, ClaimTarget]]) -> set[int]:
@@ -208,33 +234,22 @@ def confirmed_claims(claims: Sequence[tuple[Claim, ClaimTarget]]) -> set[int]:
     ``statement_lines_for_claims``, for callers that read the targets already: one statement,
     plain values (the verification queue's "confirmed by statement" badge)."""
     usable = [
-        (claim, target)
+        (claim, target, reference)
         for claim, target in claims
-        if normalize_reference(claim.reference) and _claim_open(claim, target)
+        if _claim_open(claim, target) and (reference := normalize_reference(claim.reference))
     ]
     if not usable:
         return set()
-    owners = sorted({target.owner_id for _claim, target in usable})
-    references = {claim.submission_id: normalize_reference(claim.reference) for claim, _t in usable}
-    wanted = sorted(set(references.values()))
+    owners = sorted({target.owner_id for _claim, target, _reference in usable})
+    wanted = sorted({reference for _claim, _target, reference in usable})
     by_reference: dict[str, list[tuple[int, int, str]]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _candidate_lines_sql(len(owners), len(wanted)),
-            [
-                *owners,
-                *wanted,
-                StatementLine.Direction.CREDIT.value,
-                StatementLine.MatchStatus.MATCHED.value,
-            ],
-        )
-        for reference, owner_id, amount_minor, currency in cursor.fetchall():
-            by_reference.setdefault(reference, []).append((owner_id, amount_minor, currency))
+    for reference, owner_id, amount_minor, currency in _read_candidate_lines(owners, wanted):
+        by_reference.setdefault(reference, []).append((owner_id, amount_minor, currency))
     return {
         claim.submission_id
-        for claim, target in usable
+        for claim, target, reference in usable
         if any(
             _line_confirms(claim, target, owner_id=owner, amount_minor=amount, currency=currency)
-            for owner, amount, currency in by_reference.get(references[claim.submission_id], [])
+            for owner, amount, currency in by_reference.get(reference, [])
         )
     }

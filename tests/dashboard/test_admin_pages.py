@@ -432,3 +432,37 @@ def test_a_gom_without_group_orders_sees_an_empty_queue(personas) -> None:
     html = response.content.decode()
     assert html.count('class="queue-row"') == 0
     assert "Nothing here: no proof matches." in html
+
+
+def test_queue_rows_are_prepared_for_the_plain_queue_and_follow_new_orders(personas) -> None:
+    import django.db
+
+    first = queued(group_order=personas.order, buyer_name="Ana Reyes")
+    client = _client(personas.owner)
+
+    def rows_statement(url: str) -> tuple[str, str]:
+        with django.test.utils.CaptureQueriesContext(django.db.connection) as queries:
+            html = client.get(url).content.decode()
+        (sql,) = [
+            q["sql"]
+            for q in queries.captured_queries
+            if "verification_queue_rows_" in q["sql"] or '"verification_proofreview" r' in q["sql"]
+        ]
+        return sql, html
+
+    # The plain queue: planned once per connection and shape, executed by name after.
+    for _ in range(2):
+        sql, html = rows_statement(QUEUE)
+        assert sql.startswith("EXECUTE verification_queue_rows_")
+        assert first.code in html
+    # A flag or a search keeps a share of rows that depends on its value: planned each time.
+    for query in ("?flag=amount_mismatch", "?q=reyes"):
+        sql, html = rows_statement(QUEUE + query)
+        assert sql.startswith("SELECT ")
+    assert first.code in html
+    # A new group order is in the next page's statement (the compiled ids follow the scope).
+    newer = GroupOrderFactory(owner=personas.owner, title="Fresh drop")
+    second = queued(group_order=newer, buyer_name="Ben Cruz")
+    sql, html = rows_statement(QUEUE)
+    assert sql.startswith("EXECUTE verification_queue_rows_")
+    assert (first.code in html, second.code in html) == (True, True)
