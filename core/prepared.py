@@ -50,11 +50,8 @@ class PreparedStatement:
         self.name = name
         types = "" if parameter_types is None else f"({', '.join(parameter_types)})"
         self._prepare = f"PREPARE {self.name}{types} AS {numbered}"
-        self._execute = (
-            f"EXECUTE {self.name}({', '.join(['%s'] * count)})"
-            if count
-            else (f"EXECUTE {self.name}")
-        )
+        arguments = f"({', '.join(['%s'] * count)})" if count else ""  # EXECUTE x() is an error
+        self._execute = f"EXECUTE {self.name}{arguments}"
         # The psycopg connections this statement is prepared on (a new connection is a new key).
         self._prepared_on: weakref.WeakSet[Any] = weakref.WeakSet()
 

@@ -141,3 +141,10 @@ def test_statements_are_prepared_by_text_up_to_a_limit(
     ] * 2 + [f"EXECUTE {prepared._by_text['SELECT %s::int * 3'].name}"]
     assert sent[3:] == ["SELECT 5::int * 4", "SELECT 'ab'::text LIKE 'a%'"]
     assert len([name for name in _prepared_names() if name.startswith("test_by_text_")]) == 2
+
+
+def test_a_statement_without_parameters(db: None) -> None:
+    statement = PreparedStatement("test_prepared_none", "SELECT 7", [])
+    with CaptureQueriesContext(connection) as queries:
+        assert _run(statement) == (7,)
+    assert [query["sql"] for query in queries.captured_queries] == ["EXECUTE test_prepared_none"]
