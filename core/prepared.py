@@ -48,9 +48,10 @@ class PreparedStatement:
         )
         self.sql = sql
         self.name = name
-        types = "" if parameter_types is None else f"({', '.join(parameter_types)})"
+        # "name()" is a syntax error: no parentheses when there are no types to give.
+        types = f"({', '.join(parameter_types)})" if parameter_types else ""
         self._prepare = f"PREPARE {self.name}{types} AS {numbered}"
-        arguments = f"({', '.join(['%s'] * count)})" if count else ""  # EXECUTE x() is an error
+        arguments = f"({', '.join(['%s'] * count)})" if count else ""
         self._execute = f"EXECUTE {self.name}{arguments}"
         # The psycopg connections this statement is prepared on (a new connection is a new key).
         self._prepared_on: weakref.WeakSet[Any] = weakref.WeakSet()
