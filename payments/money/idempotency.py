@@ -56,6 +56,21 @@ def _problem(status: int, detail: str) -> Response:
     return Response({"detail": detail, "code": "idempotency"}, status=status)
 
 
+def key_lock_id(user_id: int, key: str) -> int:
+    """The advisory lock named after (user, key): held while a request with the key runs."""
+    digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def valid_key(key: str | None) -> bool:
+    return key is not None and bool(_KEY.match(key))
+
+
+def busy() -> Response:
+    """The answer while another request with the same key is running."""
+    return _problem(409, "A request with this Idempotency-Key is still running; retry shortly.")
+
+
 def _claim(user_id: int, key: str) -> str:
     """Take the (user, key) advisory lock for this transaction without waiting.
 
@@ -64,10 +79,8 @@ def _claim(user_id: int, key: str) -> str:
     """
     if not ATOMIC_RESERVATION or connection.vendor != "postgresql":
         return "unlocked"
-    digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
-    lock_id = int.from_bytes(digest[:8], "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key_lock_id(user_id, key)])
         return "locked" if cursor.fetchone()[0] else "busy"
 
 
@@ -96,9 +109,7 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
         with transaction.atomic():
             claim = _claim(user.pk, key)
             if claim == "busy":
-                return _problem(
-                    409, "A request with this Idempotency-Key is still running; retry shortly."
-                )
+                return busy()
             existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
             if existing is not None and existing.created_at < timezone.now() - _ttl():
                 existing.delete()

@@ -16,7 +16,8 @@ Rows are always locked in one order so two services never wait on each other in 
 Refund → Payment → Submissions (by primary key) → Wallet → CreditGrants.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -714,6 +715,64 @@ def _earlier_refund(idempotency_key: str, payment: Payment, amount_minor: int) -
     return existing
 
 
+@dataclass(frozen=True)
+class RefundFacts:
+    """What a refund request is checked against, read under the payment's row lock."""
+
+    payment_status: str
+    payment_amount_minor: int
+    refund_reserved_minor: int
+    currency: str
+    allocated_minor: int  # what this payment paid the submission (a live allocation)
+    submission_status: str
+    submission_code: str
+    already_minor: int  # the submission's refunds from this payment that are not rejected
+    refunds_accepted_until: datetime | None
+    refund_reasons: Sequence[str]
+    refundable_percent: int
+
+
+def refund_target(live: Collection[int], asked: int | None) -> int:
+    """The submission a refund of a payment is for: the one asked, or the only one it paid.
+
+    ``live``: the submissions the payment's allocations (not reversed) paid.
+    """
+    if asked is None:
+        if len(live) != 1:
+            raise PaymentRuleViolation("Say which submission of this payment to refund.")
+        return next(iter(live))
+    if asked not in live:
+        raise PaymentRuleViolation("This payment did not pay that submission.")
+    return asked
+
+
+def refund_check(facts: RefundFacts, *, amount_minor: int, reason: str, now: datetime) -> None:
+    """Refuse (PaymentRuleViolation) a refund request that the payment, the submission or the
+    group order's refund policy does not allow; the rules of every path that requests one."""
+    if facts.payment_status != Payment.Status.RECORDED:
+        raise PaymentRuleViolation("A voided payment cannot be refunded.")
+    if facts.submission_status not in REFUNDABLE_STATES:
+        label = SubmissionStatus(facts.submission_status).label.lower()
+        raise PaymentRuleViolation(
+            f"Submission {facts.submission_code} is {label}; "
+            "only a paid submission can be refunded."
+        )
+    if facts.refunds_accepted_until is not None and now > facts.refunds_accepted_until:
+        raise PaymentRuleViolation("This group order no longer accepts refund requests.")
+    if reason not in (facts.refund_reasons or []):
+        raise PaymentRuleViolation(
+            f"This group order does not refund for “{RefundReason(reason).label}”."
+        )
+    refundable = percent_of(facts.allocated_minor, facts.refundable_percent * 100)
+    if facts.already_minor + amount_minor > refundable:
+        raise PaymentRuleViolation(
+            f"At most {format_money(refundable - facts.already_minor, facts.currency)} more "
+            f"can be refunded on submission {facts.submission_code} from this payment."
+        )
+    if facts.refund_reserved_minor + amount_minor > facts.payment_amount_minor:
+        raise PaymentRuleViolation("The refunds would add up to more than the payment.")
+
+
 def _refund_request_locked(
     *,
     actor: Any,
@@ -733,32 +792,12 @@ def _refund_request_locked(
         if locked.status != Payment.Status.RECORDED:
             raise PaymentRuleViolation("A voided payment cannot be refunded.")
         live = {
-            allocation.submission_id: allocation
+            allocation.submission_id: allocation.amount_minor
             for allocation in locked.allocations.filter(is_reversed=False)
         }
-        if submission is None:
-            if len(live) != 1:
-                raise PaymentRuleViolation("Say which submission of this payment to refund.")
-            submission_id = next(iter(live))
-        else:
-            submission_id = submission.pk
-        if submission_id not in live:
-            raise PaymentRuleViolation("This payment did not pay that submission.")
+        submission_id = refund_target(live, submission.pk if submission is not None else None)
         row = Submission.objects.get(pk=submission_id)
-        if row.status not in REFUNDABLE_STATES:
-            raise PaymentRuleViolation(
-                f"Submission {row.code} is {row.get_status_display().lower()}; "
-                "only a paid submission can be refunded."
-            )
         order = locked.group_order
-        now = timezone.now()
-        if order.refunds_accepted_until is not None and now > order.refunds_accepted_until:
-            raise PaymentRuleViolation("This group order no longer accepts refund requests.")
-        if reason not in (order.refund_reasons or []):
-            raise PaymentRuleViolation(
-                f"This group order does not refund for “{RefundReason(reason).label}”."
-            )
-        refundable = percent_of(live[submission_id].amount_minor, order.refundable_percent * 100)
         already = (
             Refund.objects.filter(payment=locked, submission_id=submission_id)
             .exclude(status=Refund.Status.REJECTED)
@@ -766,17 +805,28 @@ def _refund_request_locked(
             or 0
         )
         wallet_services.race_window()
-        if already + amount_minor > refundable:
-            raise PaymentRuleViolation(
-                f"At most {format_money(refundable - already, locked.currency)} more can be "
-                f"refunded on submission {row.code} from this payment."
-            )
-        if locked.refund_reserved_minor + amount_minor > locked.amount_minor:
-            raise PaymentRuleViolation("The refunds would add up to more than the payment.")
+        refund_check(
+            RefundFacts(
+                payment_status=locked.status,
+                payment_amount_minor=locked.amount_minor,
+                refund_reserved_minor=locked.refund_reserved_minor,
+                currency=locked.currency,
+                allocated_minor=live[submission_id],
+                submission_status=row.status,
+                submission_code=row.code,
+                already_minor=already,
+                refunds_accepted_until=order.refunds_accepted_until,
+                refund_reasons=order.refund_reasons,
+                refundable_percent=order.refundable_percent,
+            ),
+            amount_minor=amount_minor,
+            reason=reason,
+            now=timezone.now(),
+        )
         refund = Refund.objects.create(
             payment=locked,
             submission=row,
-            buyer=locked.buyer,
+            buyer_id=locked.buyer_id,
             currency=locked.currency,
             amount_minor=amount_minor,
             destination=destination,
@@ -791,15 +841,20 @@ def _refund_request_locked(
             actor=actor,
             action="refund.requested",
             target=refund,
-            after={
-                "payment": locked.pk,
-                "submission": row.code,
-                "amount_minor": amount_minor,
-                "destination": destination,
-                "reason": reason,
-            },
+            after=refund_requested_audit(locked.pk, row.code, refund),
         )
     return refund
+
+
+def refund_requested_audit(payment_id: int, submission_code: str, refund: Refund) -> dict[str, Any]:
+    """What the audit event of a refund request records (every path that requests one)."""
+    return {
+        "payment": payment_id,
+        "submission": submission_code,
+        "amount_minor": refund.amount_minor,
+        "destination": refund.destination,
+        "reason": refund.reason,
+    }
 
 
 def _lock_refund_chain(refund: Refund) -> tuple[Refund, Payment, Submission]:

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from payments.exceptions import PaymentRuleViolation
 from payments.models import IdempotencyRecord, Payment, Refund
-from payments.money import idempotency
+from payments.money import idempotency, keyed_refund
 from payments.money import services as money
 from tests.factories import GroupOrderFactory, SubmissionFactory, UserFactory
 from tests.money.helpers import grant, record
@@ -132,6 +132,60 @@ def test_control_without_the_payment_lock_refunds_more_than_paid(race_window, mo
     assert total > 100_000  # refunds beyond the payment
     payment.refresh_from_db()
     assert payment.refund_reserved_minor < total  # and the payment's own sum lost updates
+
+
+def _refund_all_through_the_api(buyer, payment):  # type: ignore[no-untyped-def]
+    from tests.concurrency.helpers import run_at_once
+
+    def call(index: int):  # type: ignore[no-untyped-def]
+        client = APIClient()
+        client.force_authenticate(buyer)
+        return client.post(
+            f"/api/payments/{payment.pk}/refunds",
+            {"amount_minor": 10_000, "destination": "wallet", "reason": "item_unavailable"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"refund-{index}",
+        )
+
+    return run_at_once([lambda i=i: call(i) for i in range(THREADS)])
+
+
+def _half_refundable_setup():  # type: ignore[no-untyped-def]
+    # Half of what the payment paid may be refunded: a rule of the group order's policy that
+    # only the lock keeps (the database holds the refunds within the payment on its own).
+    order = GroupOrderFactory(refundable_percent=50)
+    buyer = UserFactory()
+    submission = SubmissionFactory(group_order=order, buyer=buyer, amount_due_minor=100_000)
+    return buyer, record([(submission, 100_000)], 100_000)
+
+
+def test_20_concurrent_refund_requests_through_the_api_keep_the_policy(race_window) -> None:
+    # The API answers the plain case in five statements (payments.money.keyed_refund): the
+    # payment's row lock is taken in the first, the rules read after it.
+    buyer, payment = _half_refundable_setup()
+
+    responses = _refund_all_through_the_api(buyer, payment)
+
+    assert sorted(r.status_code for r in responses) == [201] * 5 + [400] * 15
+    assert Refund.objects.aggregate(t=Sum("amount_minor"))["t"] == 50_000
+    payment.refresh_from_db()
+    assert payment.refund_reserved_minor == 50_000
+    assert IdempotencyRecord.objects.count() == THREADS  # every answer kept for its key
+
+
+def test_control_without_the_plain_cases_lock_refunds_beyond_the_policy(
+    race_window, monkeypatch
+) -> None:
+    monkeypatch.setattr(keyed_refund, "LOCKING", False)
+    buyer, payment = _half_refundable_setup()
+
+    responses = _refund_all_through_the_api(buyer, payment)
+
+    total = Refund.objects.aggregate(t=Sum("amount_minor"))["t"]
+    assert sum(r.status_code == 201 for r in responses) > 5
+    assert total > 50_000  # more than the policy allows on the submission
+    payment.refresh_from_db()
+    assert payment.refund_reserved_minor == total <= 100_000  # the check constraint still held
 
 
 def _same_key_20_times(monkeypatch):  # type: ignore[no-untyped-def]

@@ -1,7 +1,13 @@
 """Small builders shared by the money tests: a paid submission, credit, an audit summary."""
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+import psycopg
+from django.db import connection
 
 from audit.models import AuditEvent
 from payments.models import Payment, Submission
@@ -64,3 +70,20 @@ def grant(
 def actions() -> list[str]:
     """Return the audit actions written so far, oldest first."""
     return list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+
+
+@contextmanager
+def key_running_elsewhere(user_id: int, key: str) -> Iterator[None]:
+    """Hold, from another session, the advisory lock of a request running with (user, key).
+
+    The lock's name is computed here from the documented rule (sha256 of "user:key", first 8
+    bytes, signed), not by the code under test.
+    """
+    digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
+    lock_id = int.from_bytes(digest[:8], "big", signed=True)
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
+    ) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+        yield

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from payments.models import IdempotencyRecord, Payment, Refund
 from payments.money.idempotency import idempotency_purge
 from tests.factories import SubmissionFactory, UserFactory
-from tests.money.helpers import grant, record
+from tests.money.helpers import grant, key_running_elsewhere, record
 from wallet.models import Wallet
 
 pytestmark = pytest.mark.django_db
@@ -84,21 +84,10 @@ def test_same_key_different_body_is_422(personas) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_key_still_running_is_409_and_free_again_afterwards(personas) -> None:
-    import hashlib
-
-    import psycopg
-    from django.db import connection
-
     grant(personas.buyer, personas.owner, 40_000, key="g")
     client = _client(personas.buyer)
     # Another request with this key is "running": its session holds the key's advisory lock.
-    digest = hashlib.sha256(f"{personas.buyer.pk}:busy".encode()).digest()
-    lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
-    ) as other:
-        other.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+    with key_running_elsewhere(personas.buyer.pk, "busy"):
         busy = _apply(client, personas.submission, {}, "busy")
         assert (busy.status_code, busy.data["code"]) == (409, "idempotency")
         assert Payment.objects.count() == 0

@@ -1,0 +1,55 @@
+"""Pieces of hand-written writes that must put down exactly the rows the ORM would.
+
+For the few money requests answered in a constant handful of statements (see
+``payments.money.keyed_refund``): the columns and values of a model instance, as ``save()``
+would insert them, and the copy of a changed row into its django-simple-history table.
+"""
+
+import functools
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+from simple_history.models import HistoricalRecords
+
+from core.sql_names import table
+
+# The columns django-simple-history adds to a historical table (the rest copy the model's).
+_HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type")
+
+
+def insert_values(instance: Model, *, with_pk: bool) -> tuple[list[str], list[Any]]:
+    """Return the quoted columns and the parameters that insert ``instance`` as ``save()``
+    would: defaults and ``auto_now_add`` applied by the fields themselves. ``with_pk`` False
+    leaves the primary key to the database (an identity column)."""
+    fields = [field for field in instance._meta.concrete_fields if with_pk or not field.primary_key]
+    names = [connection.ops.quote_name(field.column) for field in fields]
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields
+    ]
+    return names, params
+
+
+@functools.cache
+def history_copy_sql(model: type[Model], source: str) -> str:
+    """``INSERT`` into ``model``'s history table a copy of each row of ``source`` (a CTE holding
+    ``model``'s rows, e.g. from ``RETURNING *``). Parameters: history date, type, user id."""
+    history = model.history.model  # type: ignore[attr-defined]
+    quote = connection.ops.quote_name
+    copied = [
+        quote(field.column)
+        for field in history._meta.concrete_fields
+        if field.column not in _HISTORY_COLUMNS and field.column != "history_user_id"
+    ]
+    columns = ", ".join(copied)
+    return (
+        f"INSERT INTO {table(history)} ({columns}, history_date, history_change_reason,"  # noqa: S608 (names from the models)
+        f" history_type, history_user_id) SELECT {columns}, %s, NULL, %s, %s FROM {source}"
+    )
+
+
+def history_user_id() -> int | None:
+    """Who django-simple-history records as the author of a change in this request."""
+    request = getattr(HistoricalRecords.context, "request", None)
+    user = getattr(request, "user", None)
+    return user.pk if user is not None and user.is_authenticated else None
