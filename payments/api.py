@@ -21,6 +21,7 @@ from payments.models import Payment, Refund, RefundReason, Submission
 from payments.money import selectors as money_selectors
 from payments.money import services as money
 from payments.money.idempotency import HEADER, idempotent, service_key
+from payments.money.keyed_credit import apply_credit_keyed
 from payments.money.keyed_refund import refund_request_keyed
 from payments.money.schedule import submission_next_due, submission_schedule
 from payments.selectors import Access, submission_list_for_user
@@ -80,6 +81,10 @@ def _submission_data(submission: Submission) -> dict[str, Any]:
     }
 
 
+def _credit_body(payment: Payment, submission: Submission) -> dict[str, Any]:
+    return {"payment": _payment_data(payment), "submission": _submission_data(submission)}
+
+
 class ApplyCreditSerializer(serializers.Serializer):
     amount_minor = serializers.IntegerField(min_value=1, required=False)
 
@@ -92,8 +97,18 @@ class ApplyCreditView(APIView):
         responses={201: OpenApiTypes.OBJECT},
         parameters=[_KEY_PARAMETER],
     )
-    @idempotent
     def post(self, request: Request, pk: int) -> Response:
+        serializer = ApplyCreditSerializer(data=request.data)
+        if serializer.is_valid():
+            # The plain case in six statements (PostgreSQL); None: the general path answers.
+            amount = serializer.validated_data.get("amount_minor")
+            answered = apply_credit_keyed(request, pk, amount, _credit_body)
+            if answered is not None:
+                return answered
+        return self._apply(request, pk)
+
+    @idempotent
+    def _apply(self, request: Request, pk: int) -> Response:
         submission = money_selectors.submission_get_for_buyer_by_pk(request.user, pk)
         serializer = ApplyCreditSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -107,10 +122,7 @@ class ApplyCreditView(APIView):
         except (PaymentsError, WalletError) as error:
             return _refused(error)
         submission = Submission.objects.select_related("group_order").get(pk=submission.pk)
-        return Response(
-            {"payment": _payment_data(payment), "submission": _submission_data(submission)},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(_credit_body(payment, submission), status=status.HTTP_201_CREATED)
 
 
 class RefundRequestSerializer(serializers.Serializer):

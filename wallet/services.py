@@ -248,6 +248,24 @@ def wallet_balance_for_update(*, buyer: Any, issuer: Any, currency: str) -> Wall
     return wallet
 
 
+def spend_plan(grants: list[CreditGrant], amount_minor: int) -> list[tuple[CreditGrant, int]]:
+    """Take ``amount_minor`` from ``grants`` in their order (soonest-expiring first): each
+    grant used with what it gives, its remaining amount and state changed (not saved)."""
+    left = amount_minor
+    plan = []
+    for grant in grants:
+        if left == 0:
+            break
+        take = min(left, grant.remaining_minor)
+        left -= take
+        grant.remaining_minor -= take
+        if grant.remaining_minor == 0:
+            grant.is_fully_used = True
+            grant.status = CreditGrant.Status.FULLY_USED
+        plan.append((grant, take))
+    return plan
+
+
 def wallet_spend(
     *,
     actor: Any,
@@ -294,17 +312,8 @@ def wallet_spend(
             raise InsufficientCredit(
                 f"Only {available} of the {amount_minor} asked for is available as credit."
             )
-        left = amount_minor
         entries = []
-        for grant in grants:
-            if left == 0:
-                break
-            take = min(left, grant.remaining_minor)
-            left -= take
-            grant.remaining_minor -= take
-            if grant.remaining_minor == 0:
-                grant.is_fully_used = True
-                grant.status = CreditGrant.Status.FULLY_USED
+        for grant, take in spend_plan(grants, amount_minor):
             grant.save(update_fields=["remaining_minor", "is_fully_used", "status"])
             entries.append(
                 _write_entry(

@@ -25,7 +25,7 @@ import functools
 import json
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,6 @@ from audit.services import audit_event
 from core.insert_sql import history_copy_sql, history_user_id, insert_values
 from core.prepared import PreparedStatement, execute_by_text
 from core.sql_names import column, table
-from payments.exceptions import PaymentRuleViolation
 from payments.models import (
     GroupOrder,
     IdempotencyRecord,
@@ -46,6 +45,14 @@ from payments.models import (
 )
 from payments.money import idempotency
 from payments.money import services as money
+from payments.money.keyed import (
+    NotPlain,
+    answer_plain_case,
+    answer_row,
+    key_check_params,
+    key_checks_sql,
+    values_sql,
+)
 from wallet import services as wallet_services
 
 # The race test turns this off (the payment is then read without its row lock) to show that
@@ -53,17 +60,10 @@ from wallet import services as wallet_services
 LOCKING = True
 
 
-class _General(Exception):
-    """Not the plain case: the general path answers."""
-
-
 @functools.cache
 def _lock_statement(locking: bool) -> PreparedStatement:
-    record = table(IdempotencyRecord, "k")
     sql = (
-        f"SELECT pg_try_advisory_xact_lock(%s),"  # noqa: S608 (names from the models)
-        f" EXISTS (SELECT 1 FROM {record} WHERE {column(IdempotencyRecord, 'user', 'k')} = %s"
-        f" AND {column(IdempotencyRecord, 'key', 'k')} = %s),"
+        f"SELECT {key_checks_sql()},"  # noqa: S608 (names from the models)
         f" {column(Payment, 'status', 'p')}, {column(Payment, 'amount_minor', 'p')},"
         f" {column(Payment, 'refund_reserved_minor', 'p')}, {column(Payment, 'currency', 'p')},"
         f" {column(GroupOrder, 'refunds_accepted_until', 'g')},"
@@ -105,19 +105,15 @@ def _facts_statement() -> PreparedStatement:
 @functools.cache
 def _write_sql(refund: tuple[str, ...], event: tuple[str, ...], answer: tuple[str, ...]) -> str:
     """The one statement that writes a refund request (parameters in the order of its parts)."""
-
-    def values(columns: tuple[str, ...]) -> str:
-        return f"({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-
     reserved = column(Payment, "refund_reserved_minor")
     return (
-        f"WITH r AS (INSERT INTO {table(Refund)} {values(refund)} RETURNING *),"  # noqa: S608 (names from the models)
+        f"WITH r AS (INSERT INTO {table(Refund)} {values_sql(refund)} RETURNING *),"  # noqa: S608 (names from the models)
         f" rh AS ({history_copy_sql(Refund, 'r')}),"
         f" p AS (UPDATE {table(Payment)} SET {reserved} = {reserved} + %s WHERE id = %s"
         f" RETURNING *),"
         f" ph AS ({history_copy_sql(Payment, 'p')}),"
-        f" e AS (INSERT INTO {table(AuditEvent)} {values(event)}),"
-        f" k AS (INSERT INTO {table(IdempotencyRecord)} {values(answer)})"
+        f" e AS (INSERT INTO {table(AuditEvent)} {values_sql(event)}),"
+        f" k AS (INSERT INTO {table(IdempotencyRecord)} {values_sql(answer)})"
         f" SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM p)"
     )
 
@@ -127,21 +123,11 @@ def refund_request_keyed(
 ) -> Response | None:
     """Answer a valid refund request (``data``: the serializer's) in the plain case, or
     return None for the general path. ``render(refund)`` gives the response body."""
-    key = request.headers.get(idempotency.HEADER)
-    if (
-        connection.vendor != "postgresql"
-        or not idempotency.valid_key(key)
-        or not idempotency.ATOMIC_RESERVATION  # the race controls take the general path
-        or not money.REFUND_LOCKING
-    ):
-        return None
-    try:
-        with transaction.atomic():
-            return _plain_case(request, payment_id, data, key, render)
-    except (_General, PaymentRuleViolation, IntegrityError):
-        # Rolled back: nothing of this attempt remains. A refusal's wording, a key's replay and
-        # a lost race on a unique key are the general path's to answer.
-        return None
+    return answer_plain_case(
+        request,
+        lambda key: _plain_case(request, payment_id, data, key, render),
+        locking=money.REFUND_LOCKING,
+    )
 
 
 def _plain_case(
@@ -150,16 +136,16 @@ def _plain_case(
     user = request.user
     with connection.cursor() as cursor:
         _lock_statement(LOCKING).execute(
-            cursor, [idempotency.key_lock_id(user.pk, key), user.pk, key, payment_id, user.pk]
+            cursor, [*key_check_params(request, key), payment_id, user.pk]
         )
         locked = cursor.fetchone()
         if locked is None:  # not this buyer's payment: the general path says 404
-            raise _General
+            raise NotPlain
         got, answered, status, amount, reserved, currency, until, reasons, percent = locked
         if not got:
             return idempotency.busy()
         if answered:
-            raise _General
+            raise NotPlain
         _facts_statement().execute(cursor, [Refund.Status.REJECTED.value, payment_id])
         live = {row[0]: row for row in cursor.fetchall()}
     wallet_services.race_window()  # zero outside the race tests
@@ -206,13 +192,7 @@ def _plain_case(
     )
     event_columns, event_params = insert_values(event, with_pk=False)
     body = render(refund)
-    answer = IdempotencyRecord(
-        user_id=user.pk,
-        key=key,
-        fingerprint=idempotency.fingerprint(request),
-        response_status=201,
-        response_body=body,
-    )
+    answer = answer_row(request, key, body)
     answer_columns, answer_params = insert_values(answer, with_pk=False)
     author = history_user_id()
     with connection.cursor() as cursor:
@@ -236,5 +216,5 @@ def _plain_case(
             ],
         )
         if cursor.fetchone() != (1, 1):
-            raise _General
+            raise NotPlain
     return Response(body, status=201)

@@ -403,7 +403,7 @@ def payment_void(*, actor: Any, payment: Payment, reason: str) -> Payment:
         if locked.source == Payment.Source.WALLET:
             wallet_services.wallet_reverse(
                 actor=actor,
-                operation_key=_spend_key(locked),
+                operation_key=spend_key(locked),
                 reason=note,
                 idempotency_key=f"payment:{locked.pk}:void:spend",
             )
@@ -444,7 +444,7 @@ def _current_overpayment_key(payment: Payment) -> str:
     return latest.idempotency_key if latest else _overpayment_key(payment)
 
 
-def _spend_key(payment: Payment) -> str:
+def spend_key(payment: Payment) -> str:
     return f"{payment.idempotency_key}:spend"
 
 
@@ -568,6 +568,40 @@ def _earlier_credit_payment(idempotency_key: str, submission: Submission) -> Pay
     return existing
 
 
+def credit_payment_audit(payment: Payment, submission_code: str) -> dict[str, Any]:
+    """What the audit event of a payment from store credit records (every path)."""
+    return {
+        "amount_minor": payment.amount_minor,
+        "currency": payment.currency,
+        "source": Payment.Source.WALLET,
+        "fee_minor": 0,
+        "allocations": {submission_code: payment.amount_minor},
+        "credited_minor": 0,
+        "reference": "",
+    }
+
+
+def credit_payable(row: Submission, amount_minor: int | None) -> None:
+    """Refuse paying a locked submission ``amount_minor`` (None: what is due) from credit."""
+    if row.status not in PAYABLE_STATES or row.outstanding_minor == 0:
+        raise PaymentRuleViolation(f"Submission {row.code} has nothing left to pay.")
+    if amount_minor is not None and amount_minor > row.outstanding_minor:
+        raise PaymentRuleViolation(
+            f"Submission {row.code} has only "
+            f"{format_money(row.outstanding_minor, row.currency)} left to pay."
+        )
+
+
+def credit_amount(row: Submission, amount_minor: int | None, balance_minor: int) -> int:
+    """How much credit an apply spends: what was asked, or as much of what is due as the
+    wallet's (unexpired) balance covers."""
+    if balance_minor == 0:
+        raise InsufficientCredit("There is no store credit to use.")
+    if amount_minor is not None:
+        return amount_minor
+    return min(row.outstanding_minor, balance_minor)
+
+
 def _wallet_apply_credit_locked(
     *, actor: Any, submission: Submission, idempotency_key: str, amount_minor: int | None
 ) -> Payment:
@@ -581,21 +615,12 @@ def _wallet_apply_credit_locked(
             .select_related("group_order__owner", "buyer")
             .get(pk=submission.pk)
         )
-        if row.status not in PAYABLE_STATES or row.outstanding_minor == 0:
-            raise PaymentRuleViolation(f"Submission {row.code} has nothing left to pay.")
-        if amount_minor is not None and amount_minor > row.outstanding_minor:
-            raise PaymentRuleViolation(
-                f"Submission {row.code} has only "
-                f"{format_money(row.outstanding_minor, row.currency)} left to pay."
-            )
+        credit_payable(row, amount_minor)
         order = row.group_order
         wallet = wallet_services.wallet_balance_for_update(
             buyer=row.buyer, issuer=order.owner, currency=row.currency
         )
-        wanted = amount_minor if amount_minor is not None else row.outstanding_minor
-        if wallet.balance_minor == 0:
-            raise InsufficientCredit("There is no store credit to use.")
-        amount = wanted if amount_minor is not None else min(wanted, wallet.balance_minor)
+        amount = credit_amount(row, amount_minor, wallet.balance_minor)
         payment = Payment.objects.create(
             group_order=order,
             buyer=row.buyer,
@@ -614,7 +639,7 @@ def _wallet_apply_credit_locked(
             issuer=order.owner,
             currency=row.currency,
             amount_minor=amount,
-            idempotency_key=_spend_key(payment),
+            idempotency_key=spend_key(payment),
             source_type="payments.payment",
             source_id=str(payment.pk),
             reason=f"Paid submission {row.code}",
@@ -631,15 +656,7 @@ def _wallet_apply_credit_locked(
             actor=actor,
             action="payment.recorded",
             target=payment,
-            after={
-                "amount_minor": amount,
-                "currency": row.currency,
-                "source": Payment.Source.WALLET,
-                "fee_minor": 0,
-                "allocations": {row.code: amount},
-                "credited_minor": 0,
-                "reference": "",
-            },
+            after=credit_payment_audit(payment, row.code),
         )
         emit_payment_recorded(payment)
     return payment

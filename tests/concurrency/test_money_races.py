@@ -10,8 +10,8 @@ from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from payments.exceptions import PaymentRuleViolation
-from payments.models import IdempotencyRecord, Payment, Refund
-from payments.money import idempotency, keyed_refund
+from payments.models import IdempotencyRecord, Payment, Refund, SubmissionStatus
+from payments.money import idempotency, keyed_credit, keyed_refund
 from payments.money import services as money
 from tests.factories import GroupOrderFactory, SubmissionFactory, UserFactory
 from tests.money.helpers import grant, record
@@ -186,6 +186,69 @@ def test_control_without_the_plain_cases_lock_refunds_beyond_the_policy(
     assert total > 50_000  # more than the policy allows on the submission
     payment.refresh_from_db()
     assert payment.refund_reserved_minor == total <= 100_000  # the check constraint still held
+
+
+def _partly_paid_setup():  # type: ignore[no-untyped-def]
+    # Submissions paid in part already, so that a further part keeps their state: the plain
+    # case of the apply-credit API (payments.money.keyed_credit).
+    order = GroupOrderFactory()
+    buyer = UserFactory()
+    submissions = [
+        SubmissionFactory(
+            group_order=order,
+            buyer=buyer,
+            amount_due_minor=20_000,
+            paid_minor=1_000,
+            status=SubmissionStatus.PARTIALLY_PAID,
+        )
+        for _ in range(THREADS)
+    ]
+    grant(buyer, order.owner, 30_000, key="g1")
+    grant(buyer, order.owner, 20_000, key="g2")
+    return buyer, submissions
+
+
+def _apply_all_through_the_api(buyer, submissions):  # type: ignore[no-untyped-def]
+    from tests.concurrency.helpers import run_at_once
+
+    def call(submission):  # type: ignore[no-untyped-def]
+        client = APIClient()
+        client.force_authenticate(buyer)
+        return client.post(
+            f"/api/submissions/{submission.pk}/apply-credit",
+            {"amount_minor": 5_000},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"apply-{submission.pk}",
+        )
+
+    return run_at_once([lambda s=s: call(s) for s in submissions])
+
+
+def test_20_concurrent_applies_through_the_api_never_overdraw(race_window) -> None:
+    buyer, submissions = _partly_paid_setup()
+
+    responses = _apply_all_through_the_api(buyer, submissions)
+
+    assert sorted(r.status_code for r in responses) == [201] * 10 + [400] * 10
+    wallet = Wallet.objects.get()
+    assert wallet.balance_minor == 0
+    assert wallet_sum_check([wallet]) == []
+    assert Payment.objects.aggregate(t=Sum("amount_minor"))["t"] == 50_000
+    assert WalletEntry.objects.filter(kind="use").aggregate(t=Sum("amount_minor"))["t"] == -50_000
+
+
+def test_control_without_the_plain_cases_locks_spends_credit_twice(
+    race_window, monkeypatch
+) -> None:
+    monkeypatch.setattr(keyed_credit, "LOCKING", False)
+    buyer, submissions = _partly_paid_setup()
+
+    responses = _apply_all_through_the_api(buyer, submissions)
+
+    # More paid from credit than there ever was: the same credit spent twice.
+    assert sum(r.status_code == 201 for r in responses) > 10
+    assert Payment.objects.aggregate(t=Sum("amount_minor"))["t"] > 50_000
+    assert wallet_sum_check([Wallet.objects.get()]) != []
 
 
 def _same_key_20_times(monkeypatch):  # type: ignore[no-untyped-def]

@@ -1,0 +1,366 @@
+"""The apply-credit API's plain case in a constant six statements (PostgreSQL).
+
+``POST /api/submissions/{id}/apply-credit`` with an ``Idempotency-Key`` goes through the
+``idempotent`` wrapper and ``wallet_apply_credit`` in some thirty statements. The plain case (a
+key not used before, the buyer's own submission, enough unexpired credit, no grant due to
+expire, a payment that leaves the submission in the state it is in, no webhook endpoint to
+tell) is answered here, writing the same rows:
+
+1. ``BEGIN``;
+2. the key's advisory lock (taken: 409), whether the key has an answer already, and the
+   submission locked with its group order (the general path locks the submission first too);
+3. the wallet locked (the buyer's with the order's GOM, in the submission's currency);
+4. read after the locks: the wallet's spendable grants locked in spending order, whether a
+   grant is due to expire, whether the payment's key was used, whether an endpoint wants the
+   event, and the new payment's id;
+5. one statement writing the payment, the grants' new amounts, the wallet entries, the
+   wallet's balance, the allocation, the submission's paid amount, the history rows of payment,
+   grants and submission, both audit events and the key's answer;
+6. ``COMMIT``.
+
+The rules are ``credit_payable``, ``credit_amount`` and ``spend_plan``, the general path's own.
+Anything else rolls back and returns None for the general path (see ``keyed``).
+tests/money/test_keyed_credit.py holds the rows written equal to the general path's.
+"""
+
+import functools
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.models import AuditEvent
+from audit.services import audit_event
+from core.insert_sql import history_copy_sql, history_user_id, insert_values
+from core.prepared import PreparedStatement, execute_by_text
+from core.sql_names import column, table
+from payments.models import (
+    GroupOrder,
+    IdempotencyRecord,
+    Payment,
+    PaymentAllocation,
+    Submission,
+)
+from payments.money import idempotency
+from payments.money import services as money
+from payments.money.keyed import (
+    NotPlain,
+    answer_plain_case,
+    answer_row,
+    key_check_params,
+    key_checks_sql,
+    values_sql,
+)
+from wallet import services as wallet_services
+from wallet.exceptions import InsufficientCredit
+from wallet.models import CreditGrant, Wallet, WalletEntry
+from webhooks.models import Endpoint, EventType
+
+# The race test turns this off (wallet and grants read without their row locks) to show that
+# those locks are what keep two applies from spending the same credit.
+LOCKING = True
+
+
+def _columns(model: type[Model], alias: str) -> str:
+    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in _fields(model))
+
+
+def _fields(model: type[Model]) -> list[Any]:
+    return list(model._meta.concrete_fields)
+
+
+def _instance(model: type[Model], values: tuple[Any, ...]) -> Any:
+    """A model instance from a row of ``_columns(model, …)``, as the ORM would load it."""
+    return model.from_db(connection.alias, [f.attname for f in _fields(model)], values)
+
+
+@functools.cache
+def _lock_statement() -> PreparedStatement:
+    sql = (
+        f"SELECT {key_checks_sql()}, {_columns(Submission, 's')}, {_columns(GroupOrder, 'g')}"  # noqa: S608 (names from the models)
+        f" FROM {table(Submission, 's')} JOIN {table(GroupOrder, 'g')}"
+        f" ON g.id = {column(Submission, 'group_order', 's')}"
+        f" WHERE s.id = %s AND {column(Submission, 'buyer', 's')} = %s FOR UPDATE OF s"
+    )
+    return PreparedStatement(
+        "payments_keyed_credit_lock", sql, ["bigint", "bigint", "text", "bigint", "bigint"]
+    )
+
+
+@functools.cache
+def _wallet_statement(locking: bool) -> PreparedStatement:
+    sql = (
+        f"SELECT {_columns(Wallet, 'w')} FROM {table(Wallet, 'w')}"  # noqa: S608 (names from the models)
+        f" WHERE {column(Wallet, 'buyer', 'w')} = %s AND {column(Wallet, 'issuer', 'w')} = %s"
+        f" AND {column(Wallet, 'currency', 'w')} = %s" + (" FOR UPDATE" if locking else "")
+    )
+    name = "payments_keyed_credit_wallet" if locking else "payments_keyed_credit_wallet_no_lock"
+    return PreparedStatement(name, sql, ["bigint", "bigint", "text"])
+
+
+@functools.cache
+def _grants_statement(locking: bool) -> PreparedStatement:
+    def grant(name: str) -> str:
+        return column(CreditGrant, name, "x")
+
+    endpoint_owner = column(Endpoint, "owner", "e")
+    facts = (
+        f"SELECT EXISTS (SELECT 1 FROM {table(CreditGrant, 'x')}"  # noqa: S608 (names from the models)
+        f" WHERE {grant('wallet')} = %s AND {grant('status')} = %s"
+        f" AND {grant('expires_at')} <= %s) AS expiring,"
+        f" EXISTS (SELECT 1 FROM {table(Payment, 'q')}"
+        f" WHERE {column(Payment, 'idempotency_key', 'q')} = %s) AS used,"
+        f" EXISTS (SELECT 1 FROM {table(Endpoint, 'e')}"
+        f" WHERE ({endpoint_owner} = %s OR {endpoint_owner} IS NULL)"
+        f" AND {column(Endpoint, 'is_active', 'e')}"
+        f" AND {column(Endpoint, 'event_types', 'e')} @> jsonb_build_array(%s::text)) AS told,"
+        f" nextval(pg_get_serial_sequence('{Payment._meta.db_table}', 'id')) AS payment_id"
+    )
+    # NULL expiry sorts last in PostgreSQL, as in wallet_spend.
+    sql = (
+        f"WITH f AS MATERIALIZED ({facts})"  # noqa: S608 (names from the models)
+        f" SELECT f.expiring, f.used, f.told, f.payment_id, {_columns(CreditGrant, 'g')}"
+        f" FROM f CROSS JOIN {table(CreditGrant, 'g')}"
+        f" WHERE {column(CreditGrant, 'wallet', 'g')} = %s"
+        f" AND {column(CreditGrant, 'status', 'g')} = %s"
+        f" AND {column(CreditGrant, 'remaining_minor', 'g')} > 0"
+        f" ORDER BY {column(CreditGrant, 'expires_at', 'g')},"
+        f" {column(CreditGrant, 'created_at', 'g')}, g.id" + (" FOR UPDATE OF g" if locking else "")
+    )
+    name = "payments_keyed_credit_grants" if locking else "payments_keyed_credit_grants_no_lock"
+    types = ["bigint", "text", "timestamptz", "text", "bigint", "text", "bigint", "text"]
+    return PreparedStatement(name, sql, types)
+
+
+@functools.cache
+def _write_sql(
+    payment: tuple[str, ...],
+    grants: int,
+    entry: tuple[str, ...],
+    allocation: tuple[str, ...],
+    event: tuple[str, ...],
+    answer: tuple[str, ...],
+) -> str:
+    """The one statement that writes an apply (parameters in the order of its parts)."""
+    grant_rows = ", ".join(["(%s::bigint, %s::bigint, %s::boolean, %s::text)"] * grants)
+    remaining, used, status = (
+        column(CreditGrant, name) for name in ("remaining_minor", "is_fully_used", "status")
+    )
+    balance, wallet_updated = column(Wallet, "balance_minor"), column(Wallet, "updated_at")
+    paid, submission_updated = column(Submission, "paid_minor"), column(Submission, "updated_at")
+    return (
+        f"WITH p AS (INSERT INTO {table(Payment)} {values_sql(payment)} RETURNING *),"  # noqa: S608 (names from the models)
+        f" ph AS ({history_copy_sql(Payment, 'p')}),"
+        f" g AS (UPDATE {table(CreditGrant, 't')} SET {remaining} = v.remaining,"
+        f" {used} = v.used, {status} = v.status FROM (VALUES {grant_rows})"
+        f" AS v(id, remaining, used, status) WHERE t.id = v.id RETURNING t.*),"
+        f" gh AS ({history_copy_sql(CreditGrant, 'g')}),"
+        f" e AS (INSERT INTO {table(WalletEntry)} {values_sql(entry, grants)}),"
+        f" w AS (UPDATE {table(Wallet)} SET {balance} = %s, {wallet_updated} = %s WHERE id = %s"
+        f" RETURNING 1),"
+        f" a AS (INSERT INTO {table(PaymentAllocation)} {values_sql(allocation)}),"
+        f" s AS (UPDATE {table(Submission)} SET {paid} = %s, {submission_updated} = %s"
+        f" WHERE id = %s RETURNING *),"
+        f" sh AS ({history_copy_sql(Submission, 's')}),"
+        f" ev AS (INSERT INTO {table(AuditEvent)} {values_sql(event, 2)}),"
+        f" k AS (INSERT INTO {table(IdempotencyRecord)} {values_sql(answer)})"
+        f" SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM g),"
+        f" (SELECT count(*) FROM w), (SELECT count(*) FROM s)"
+    )
+
+
+def apply_credit_keyed(
+    request: Request, submission_id: int, amount_minor: int | None, render: Any
+) -> Response | None:
+    """Answer a valid apply-credit request in the plain case, or return None for the general
+    path. ``render(payment, submission)`` gives the response body."""
+    return answer_plain_case(
+        request,
+        lambda key: _plain_case(request, submission_id, amount_minor, key, render),
+        locking=wallet_services.LOCKING,
+    )
+
+
+def _plain_case(
+    request: Request, submission_id: int, amount_minor: int | None, key: str, render: Any
+) -> Response:
+    user = request.user
+    submission_width = len(_fields(Submission))
+    with connection.cursor() as cursor:
+        _lock_statement().execute(cursor, [*key_check_params(request, key), submission_id, user.pk])
+        locked = cursor.fetchone()
+        if locked is None:  # not this buyer's submission: the general path says 404
+            raise NotPlain
+        got, answered = locked[:2]
+        if not got:
+            return idempotency.busy()
+        if answered:
+            raise NotPlain
+        row: Submission = _instance(Submission, locked[2 : 2 + submission_width])
+        row.group_order = _instance(GroupOrder, locked[2 + submission_width :])
+        money.credit_payable(row, amount_minor)
+        order = row.group_order
+        _wallet_statement(LOCKING).execute(cursor, [user.pk, order.owner_id, row.currency])
+        found = cursor.fetchone()
+        if found is None:  # no wallet yet: no credit (the general path says so)
+            raise NotPlain
+        wallet: Wallet = _instance(Wallet, found)
+        payment_key = idempotency.service_key(request, key)
+        now = timezone.now()
+        active = CreditGrant.Status.ACTIVE.value
+        _grants_statement(LOCKING).execute(
+            cursor,
+            [
+                wallet.pk,
+                active,
+                now,
+                payment_key,
+                order.owner_id,
+                EventType.PAYMENT_RECORDED.value,
+                wallet.pk,
+                active,
+            ],
+        )
+        fetched = cursor.fetchall()
+    if not fetched:  # no credit to spend: the general path says so
+        raise NotPlain
+    expiring, used, told, payment_id = fetched[0][:4]
+    if expiring or used or told:  # an expiry to write, a replay, deliveries: the general path
+        raise NotPlain
+    grants = [_instance(CreditGrant, values[4:]) for values in fetched]
+    amount = money.credit_amount(row, amount_minor, wallet.balance_minor)
+    wallet_services.race_window()  # zero outside the race tests
+    if sum(grant.remaining_minor for grant in grants) < amount:
+        raise InsufficientCredit("Not enough unexpired credit.")
+    row.paid_minor += amount
+    if money.settled_status(row) != row.status:  # a change of state: the general path
+        raise NotPlain
+    return _write(request, key, render, row, wallet, grants, amount, payment_id, payment_key, now)
+
+
+def _write(
+    request: Request,
+    key: str,
+    render: Any,
+    row: Submission,
+    wallet: Wallet,
+    grants: list[CreditGrant],
+    amount: int,
+    payment_id: int,
+    payment_key: str,
+    now: Any,
+) -> Response:
+    user = request.user
+    payment = Payment(
+        pk=payment_id,
+        group_order=row.group_order,
+        buyer_id=user.pk,
+        currency=row.currency,
+        amount_minor=amount,
+        allocated_minor=amount,
+        source=Payment.Source.WALLET,
+        method_type="",
+        paid_at=now,
+        idempotency_key=payment_key,
+        recorded_by_id=user.pk,
+    )
+    spend_key = money.spend_key(payment)
+    plan = wallet_services.spend_plan(grants, amount)
+    entries = []
+    for grant, take in plan:
+        wallet.balance_minor -= take
+        entries.append(
+            WalletEntry(
+                wallet_id=wallet.pk,
+                grant_id=grant.pk,
+                kind=WalletEntry.Kind.USE,
+                amount_minor=-take,
+                currency=wallet.currency,
+                balance_after_minor=wallet.balance_minor,
+                operation_key=spend_key,
+                idempotency_key=f"{spend_key}:{grant.pk}",
+                source_type="payments.payment",
+                source_id=str(payment.pk),
+                reason=f"Paid submission {row.code}"[:300],
+                created_by_id=user.pk,
+            )
+        )
+    used_event = audit_event(
+        actor=user,
+        action="wallet.credit_used",
+        target=wallet,
+        after={
+            "amount_minor": amount,
+            "grants": [grant.pk for grant, _take in plan],
+            "source": f"payments.payment:{payment.pk}",
+            "balance_minor": wallet.balance_minor,
+        },
+    )
+    recorded_event = audit_event(
+        actor=user,
+        action="payment.recorded",
+        target=payment,
+        after=money.credit_payment_audit(payment, row.code),
+    )
+    allocation = PaymentAllocation(payment_id=payment.pk, submission_id=row.pk, amount_minor=amount)
+    body = render(payment, row)
+    payment_columns, payment_params = insert_values(payment, with_pk=True)
+    entry_params: list[Any] = []
+    for entry in entries:
+        entry_columns, params = insert_values(entry, with_pk=False)
+        entry_params += params
+    allocation_columns, allocation_params = insert_values(allocation, with_pk=False)
+    event_columns, used_params = insert_values(used_event, with_pk=False)
+    _same_columns, recorded_params = insert_values(recorded_event, with_pk=False)
+    answer_columns, answer_params = insert_values(answer_row(request, key, body), with_pk=False)
+    author = history_user_id()
+    grant_params = [
+        value
+        for grant, _take in plan
+        for value in (grant.pk, grant.remaining_minor, grant.is_fully_used, grant.status)
+    ]
+    sql = _write_sql(
+        tuple(payment_columns),
+        len(plan),
+        tuple(entry_columns),
+        tuple(allocation_columns),
+        tuple(event_columns),
+        tuple(answer_columns),
+    )
+    with connection.cursor() as cursor:
+        # One text per number of grants spent: each planned once per connection.
+        execute_by_text(
+            cursor,
+            "payments_keyed_credit_write",
+            sql,
+            [
+                *payment_params,
+                now,
+                "+",
+                author,
+                *grant_params,
+                now,
+                "~",
+                author,
+                *entry_params,
+                wallet.balance_minor,
+                now,
+                wallet.pk,
+                *allocation_params,
+                row.paid_minor,
+                now,
+                row.pk,
+                now,
+                "~",
+                author,
+                *used_params,
+                *recorded_params,
+                *answer_params,
+            ],
+        )
+        if cursor.fetchone() != (1, len(plan), 1, 1):
+            raise NotPlain
+    return Response(body, status=201)
