@@ -51,15 +51,57 @@ def test_api_throttles_anonymous_callers(settings: object) -> None:
     api_settings.reload()
     from rest_framework.throttling import SimpleRateThrottle
 
+    from core.throttling import WindowRateThrottle
+
     original = SimpleRateThrottle.THROTTLE_RATES
     SimpleRateThrottle.THROTTLE_RATES = rates
+    clock = [1_800_000_010.0]  # ten seconds into a minute: all four requests in one window
+    WindowRateThrottle.timer = lambda self: clock[0]  # type: ignore[method-assign]
     try:
         client = Client(REMOTE_ADDR="203.0.113.50")
         statuses = [client.get("/api/schema/").status_code for _ in range(4)]
+        refused = client.get("/api/schema/")
+        clock[0] += 50  # the next minute: a new window
+        again = client.get("/api/schema/")
     finally:
         SimpleRateThrottle.THROTTLE_RATES = original
+        del WindowRateThrottle.timer
         api_settings.reload()
     assert statuses == [200, 200, 200, 429]
+    assert (refused.status_code, refused["Retry-After"]) == (429, "50")
+    assert again.status_code == 200
+
+
+@pytest.mark.django_db
+def test_api_throttles_each_signed_in_user_by_window(settings: object) -> None:
+    from rest_framework.settings import api_settings
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from core.throttling import WindowRateThrottle
+    from tests.factories import UserFactory
+
+    rates = {"anon": "1000/min", "user": "2/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    api_settings.reload()
+    original = SimpleRateThrottle.THROTTLE_RATES
+    SimpleRateThrottle.THROTTLE_RATES = rates
+    WindowRateThrottle.timer = lambda self: 1_800_000_020.0  # type: ignore[method-assign]
+    try:
+        first, second = UserFactory(), UserFactory()
+        calls = []
+        for user in (first, first, first, second):
+            client = APIClient()
+            client.force_authenticate(user)
+            calls.append(client.get("/api/wallet"))
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = original
+        del WindowRateThrottle.timer
+        api_settings.reload()
+    # Two a minute for each user: the first user's third call waits for the next minute; the
+    # second user has a count of their own.
+    assert [call.status_code for call in calls] == [200, 200, 429, 200]
+    assert calls[2]["Retry-After"] == "40"
 
 
 @pytest.mark.django_db
