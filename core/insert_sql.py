@@ -8,7 +8,7 @@ would insert them, and the copy of a changed row into its django-simple-history 
 import functools
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from simple_history.models import HistoricalRecords
 
@@ -18,15 +18,19 @@ from core.sql_names import table
 _HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type")
 
 
+@functools.cache
+def _insert_fields(model: type[Model], with_pk: bool) -> tuple[list[Any], list[str]]:
+    fields = [field for field in model._meta.concrete_fields if with_pk or not field.primary_key]
+    return fields, [connection.ops.quote_name(field.column) for field in fields]
+
+
 def insert_values(instance: Model, *, with_pk: bool) -> tuple[list[str], list[Any]]:
     """Return the quoted columns and the parameters that insert ``instance`` as ``save()``
     would: defaults and ``auto_now_add`` applied by the fields themselves. ``with_pk`` False
     leaves the primary key to the database (an identity column)."""
-    fields = [field for field in instance._meta.concrete_fields if with_pk or not field.primary_key]
-    names = [connection.ops.quote_name(field.column) for field in fields]
-    params = [
-        field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields
-    ]
+    fields, names = _insert_fields(type(instance), with_pk)
+    database = connections[instance._state.db or DEFAULT_DB_ALIAS]
+    params = [field.get_db_prep_save(field.pre_save(instance, True), database) for field in fields]
     return names, params
 
 
