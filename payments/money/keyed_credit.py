@@ -73,8 +73,14 @@ def _fields(model: type[Model]) -> list[Any]:
 
 
 def _instance(model: type[Model], values: tuple[Any, ...]) -> Any:
-    """A model instance from a row of ``_columns(model, …)``, as the ORM would load it."""
-    return model.from_db(connection.alias, [f.attname for f in _fields(model)], values)
+    """A model instance from a row of ``_columns(model, …)``, as the ORM would load it
+    (with the fields' own conversions, e.g. a JSON field's text parsed)."""
+    fields = _fields(model)
+    converted = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
 @functools.cache

@@ -202,8 +202,17 @@ def _written(buyer: Any, submission: Submission) -> dict[str, Any]:
     }
 
 
-def test_the_plain_case_writes_what_the_general_path_writes(monkeypatch) -> None:
-    order = GroupOrderFactory()
+@pytest.mark.parametrize(
+    "timing",
+    [
+        {},
+        {"payment_timing": "installments", "installment_count": 3},
+        {"payment_timing": "deposit", "deposit_percent": 30},
+    ],
+)
+def test_the_plain_case_writes_what_the_general_path_writes(monkeypatch, timing) -> None:
+    # The answer shows what is due next: the group order's timing, read by the plain case.
+    order = GroupOrderFactory(**timing)
     first, first_submission = _buyer_with_credit(order)
     second, second_submission = _buyer_with_credit(order)
     for model in (Wallet, Payment):
