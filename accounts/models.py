@@ -12,8 +12,8 @@ from django.db.models.query import MAX_GET_RESULTS
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core import model_rows
 from core.prepared import PreparedStatement
-from core.sql_names import column
 
 # Per database alias: the columns (attribute names) and the statement of get(pk=…).
 _GET_BY_PK: dict[str, tuple[list[str], PreparedStatement | None]] = {}
@@ -102,13 +102,11 @@ class UserManager(BaseUserManager["User"]):
 
     def row_columns(self, table_alias: str) -> str:
         """The SELECT list of a whole user row from ``table_alias``, in from_row's order."""
-        fields = self.model._meta.concrete_fields
-        return ", ".join(column(self.model, field.name, table_alias) for field in fields)
+        return model_rows.row_columns(self.model, table_alias)
 
     def from_row(self, row: Sequence[object], using: str = "default") -> "User":
         """The user whose row_columns() are ``row`` (as read from the database ``using``)."""
-        attnames = [field.attname for field in self.model._meta.concrete_fields]
-        return self.model.from_db(using, attnames, row)
+        return model_rows.from_row(self.model, row, using)
 
 
 class User(AbstractUser):

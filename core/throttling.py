@@ -28,16 +28,22 @@ def _keys(request: Any) -> list[str]:
     return keys
 
 
+def _count(store: Any, key: str, seconds: int) -> int:
+    """Add one to the count under ``key`` (kept ``seconds`` from its first use); return it."""
+    # add() starts the count (and its expiry) once; incr() is atomic in Redis.
+    store.add(key, 0, seconds)
+    try:
+        return store.incr(key)
+    except ValueError:  # expired between add and incr: this one opens it again
+        store.set(key, 1, seconds)
+        return 1
+
+
 def record_failure(request: Any) -> None:
     """Count one failure and, past the allowance, extend the client's penalty."""
     now = time.time()
     for key in _keys(request):
-        cache.add(f"{key}:count", 0, _WINDOW_SECONDS)
-        try:
-            failures = cache.incr(f"{key}:count")
-        except ValueError:  # expired between add and incr
-            cache.set(f"{key}:count", 1, _WINDOW_SECONDS)
-            failures = 1
+        failures = _count(cache, f"{key}:count", _WINDOW_SECONDS)
         excess = failures - settings.API_FAILURE_ALLOWANCE
         if excess > 0:
             penalty = min(2**excess, _LONGEST_PENALTY_SECONDS)
@@ -93,13 +99,7 @@ class WindowRateThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         key = f"{self.key}:w{window}"
-        # add() starts the window's count (and its expiry) once; incr() is atomic in Redis.
-        self.cache.add(key, 0, self.duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr: this request opens it again
-            self.cache.set(key, 1, self.duration + 1)
-            count = 1
+        count = _count(self.cache, key, self.duration + 1)
         self.wait_seconds = (window + 1) * self.duration - now
         return count <= self.num_requests
 

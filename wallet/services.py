@@ -68,7 +68,13 @@ def _grants_for_update(queryset: Any) -> list[CreditGrant]:
     return list(queryset)
 
 
-def _write_entry(
+def _write_entry(**entry: Any) -> WalletEntry:
+    written = ledger_entry(**entry)
+    written.save(force_insert=True)
+    return written
+
+
+def ledger_entry(
     *,
     wallet: Wallet,
     grant: CreditGrant,
@@ -82,8 +88,9 @@ def _write_entry(
     source_id: str = "",
     reverses: WalletEntry | None = None,
 ) -> WalletEntry:
+    """The (unsaved) ledger entry of a movement on a locked wallet, whose balance it moves."""
     wallet.balance_minor += amount_minor
-    return WalletEntry.objects.create(
+    return WalletEntry(
         wallet=wallet,
         grant=grant,
         kind=kind,
@@ -266,6 +273,34 @@ def spend_plan(grants: list[CreditGrant], amount_minor: int) -> list[tuple[Credi
     return plan
 
 
+def spend_entries(
+    wallet: Wallet,
+    plan: list[tuple[CreditGrant, int]],
+    *,
+    key: str,
+    actor: Any,
+    reason: str,
+    source: tuple[str, str],
+) -> list[WalletEntry]:
+    """The (unsaved) ledger entries of a spend ``plan`` (``spend_plan``), one per grant, under
+    the spend's ``key``; the locked wallet's balance moves with them."""
+    return [
+        ledger_entry(
+            wallet=wallet,
+            grant=grant,
+            kind=WalletEntry.Kind.USE,
+            amount_minor=-take,
+            operation_key=key,
+            idempotency_key=f"{key}:{grant.pk}",
+            actor=actor,
+            reason=reason,
+            source_type=source[0],
+            source_id=source[1],
+        )
+        for grant, take in plan
+    ]
+
+
 def wallet_spend(
     *,
     actor: Any,
@@ -312,23 +347,19 @@ def wallet_spend(
             raise InsufficientCredit(
                 f"Only {available} of the {amount_minor} asked for is available as credit."
             )
-        entries = []
-        for grant, take in spend_plan(grants, amount_minor):
+        plan = spend_plan(grants, amount_minor)
+        for grant, _take in plan:
             grant.save(update_fields=["remaining_minor", "is_fully_used", "status"])
-            entries.append(
-                _write_entry(
-                    wallet=wallet,
-                    grant=grant,
-                    kind=WalletEntry.Kind.USE,
-                    amount_minor=-take,
-                    operation_key=idempotency_key,
-                    idempotency_key=f"{idempotency_key}:{grant.pk}",
-                    actor=actor,
-                    reason=reason,
-                    source_type=source_type,
-                    source_id=str(source_id),
-                )
-            )
+        entries = spend_entries(
+            wallet,
+            plan,
+            key=idempotency_key,
+            actor=actor,
+            reason=reason,
+            source=(source_type, str(source_id)),
+        )
+        for entry in entries:
+            entry.save(force_insert=True)
         wallet.save(update_fields=["balance_minor", "updated_at"])
         audit_record(
             actor=actor,

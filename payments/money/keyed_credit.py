@@ -27,14 +27,19 @@ import functools
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.models import AuditEvent
 from audit.services import audit_event
-from core.insert_sql import history_copy_sql, history_user_id, insert_values
+from core.model_rows import (
+    from_row,
+    history_copy_sql,
+    history_user_id,
+    insert_values,
+    row_columns,
+)
 from core.prepared import PreparedStatement, execute_by_text
 from core.sql_names import column, table
 from payments.models import (
@@ -64,29 +69,10 @@ from webhooks.models import Endpoint, EventType
 LOCKING = True
 
 
-def _columns(model: type[Model], alias: str) -> str:
-    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in _fields(model))
-
-
-def _fields(model: type[Model]) -> list[Any]:
-    return list(model._meta.concrete_fields)
-
-
-def _instance(model: type[Model], values: tuple[Any, ...]) -> Any:
-    """A model instance from a row of ``_columns(model, …)``, as the ORM would load it
-    (with the fields' own conversions, e.g. a JSON field's text parsed)."""
-    fields = _fields(model)
-    converted = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, values, strict=True)
-    ]
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
-
-
 @functools.cache
 def _lock_statement() -> PreparedStatement:
     sql = (
-        f"SELECT {key_checks_sql()}, {_columns(Submission, 's')}, {_columns(GroupOrder, 'g')}"  # noqa: S608 (names from the models)
+        f"SELECT {key_checks_sql()}, {row_columns(Submission, 's')}, {row_columns(GroupOrder, 'g')}"  # noqa: S608 (names from the models)
         f" FROM {table(Submission, 's')} JOIN {table(GroupOrder, 'g')}"
         f" ON g.id = {column(Submission, 'group_order', 's')}"
         f" WHERE s.id = %s AND {column(Submission, 'buyer', 's')} = %s FOR UPDATE OF s"
@@ -99,7 +85,7 @@ def _lock_statement() -> PreparedStatement:
 @functools.cache
 def _wallet_statement(locking: bool) -> PreparedStatement:
     sql = (
-        f"SELECT {_columns(Wallet, 'w')} FROM {table(Wallet, 'w')}"  # noqa: S608 (names from the models)
+        f"SELECT {row_columns(Wallet, 'w')} FROM {table(Wallet, 'w')}"  # noqa: S608 (names from the models)
         f" WHERE {column(Wallet, 'buyer', 'w')} = %s AND {column(Wallet, 'issuer', 'w')} = %s"
         f" AND {column(Wallet, 'currency', 'w')} = %s" + (" FOR UPDATE" if locking else "")
     )
@@ -128,7 +114,7 @@ def _grants_statement(locking: bool) -> PreparedStatement:
     # NULL expiry sorts last in PostgreSQL, as in wallet_spend.
     sql = (
         f"WITH f AS MATERIALIZED ({facts})"  # noqa: S608 (names from the models)
-        f" SELECT f.expiring, f.used, f.told, f.payment_id, {_columns(CreditGrant, 'g')}"
+        f" SELECT f.expiring, f.used, f.told, f.payment_id, {row_columns(CreditGrant, 'g')}"
         f" FROM f CROSS JOIN {table(CreditGrant, 'g')}"
         f" WHERE {column(CreditGrant, 'wallet', 'g')} = %s"
         f" AND {column(CreditGrant, 'status', 'g')} = %s"
@@ -194,7 +180,7 @@ def _plain_case(
     request: Request, submission_id: int, amount_minor: int | None, key: str, render: Any
 ) -> Response:
     user = request.user
-    submission_width = len(_fields(Submission))
+    submission_width = len(Submission._meta.concrete_fields)
     with connection.cursor() as cursor:
         _lock_statement().execute(cursor, [*key_check_params(request, key), submission_id, user.pk])
         locked = cursor.fetchone()
@@ -205,15 +191,15 @@ def _plain_case(
             return idempotency.busy()
         if answered:
             raise NotPlain
-        row: Submission = _instance(Submission, locked[2 : 2 + submission_width])
-        row.group_order = _instance(GroupOrder, locked[2 + submission_width :])
+        row: Submission = from_row(Submission, locked[2 : 2 + submission_width])
+        row.group_order = from_row(GroupOrder, locked[2 + submission_width :])
         money.credit_payable(row, amount_minor)
         order = row.group_order
         _wallet_statement(LOCKING).execute(cursor, [user.pk, order.owner_id, row.currency])
         found = cursor.fetchone()
         if found is None:  # no wallet yet: no credit (the general path says so)
             raise NotPlain
-        wallet: Wallet = _instance(Wallet, found)
+        wallet: Wallet = from_row(Wallet, found)
         payment_key = idempotency.service_key(request, key)
         now = timezone.now()
         active = CreditGrant.Status.ACTIVE.value
@@ -236,7 +222,7 @@ def _plain_case(
     expiring, used, told, payment_id = fetched[0][:4]
     if expiring or used or told:  # an expiry to write, a replay, deliveries: the general path
         raise NotPlain
-    grants = [_instance(CreditGrant, values[4:]) for values in fetched]
+    grants = [from_row(CreditGrant, values[4:]) for values in fetched]
     amount = money.credit_amount(row, amount_minor, wallet.balance_minor)
     wallet_services.race_window()  # zero outside the race tests
     if sum(grant.remaining_minor for grant in grants) < amount:
@@ -260,40 +246,19 @@ def _write(
     now: Any,
 ) -> Response:
     user = request.user
-    payment = Payment(
-        pk=payment_id,
-        group_order=row.group_order,
-        buyer_id=user.pk,
-        currency=row.currency,
-        amount_minor=amount,
-        allocated_minor=amount,
-        source=Payment.Source.WALLET,
-        method_type="",
-        paid_at=now,
-        idempotency_key=payment_key,
-        recorded_by_id=user.pk,
+    payment = money.credit_payment(
+        row, amount_minor=amount, idempotency_key=payment_key, actor=user, paid_at=now
     )
-    spend_key = money.spend_key(payment)
+    payment.pk = payment_id
     plan = wallet_services.spend_plan(grants, amount)
-    entries = []
-    for grant, take in plan:
-        wallet.balance_minor -= take
-        entries.append(
-            WalletEntry(
-                wallet_id=wallet.pk,
-                grant_id=grant.pk,
-                kind=WalletEntry.Kind.USE,
-                amount_minor=-take,
-                currency=wallet.currency,
-                balance_after_minor=wallet.balance_minor,
-                operation_key=spend_key,
-                idempotency_key=f"{spend_key}:{grant.pk}",
-                source_type="payments.payment",
-                source_id=str(payment.pk),
-                reason=f"Paid submission {row.code}"[:300],
-                created_by_id=user.pk,
-            )
-        )
+    entries = wallet_services.spend_entries(
+        wallet,
+        plan,
+        key=money.spend_key(payment),
+        actor=user,
+        reason=f"Paid submission {row.code}",
+        source=("payments.payment", str(payment.pk)),
+    )
     used_event = audit_event(
         actor=user,
         action="wallet.credit_used",

@@ -32,7 +32,7 @@ from rest_framework.response import Response
 
 from audit.models import AuditEvent
 from audit.services import audit_event
-from core.insert_sql import history_copy_sql, history_user_id, insert_values
+from core.model_rows import history_copy_sql, history_user_id, insert_values
 from core.prepared import PreparedStatement, execute_by_text
 from core.sql_names import column, table
 from payments.models import (

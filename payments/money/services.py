@@ -568,6 +568,29 @@ def _earlier_credit_payment(idempotency_key: str, submission: Submission) -> Pay
     return existing
 
 
+def credit_payment(
+    row: Submission,
+    *,
+    amount_minor: int,
+    idempotency_key: str,
+    actor: Any,
+    paid_at: datetime | None = None,
+) -> Payment:
+    """The (unsaved) payment from store credit that pays ``amount_minor`` of ``row``."""
+    return Payment(
+        group_order=row.group_order,
+        buyer_id=row.buyer_id,
+        currency=row.currency,
+        amount_minor=amount_minor,
+        allocated_minor=amount_minor,
+        source=Payment.Source.WALLET,
+        method_type="",
+        paid_at=paid_at or timezone.now(),
+        idempotency_key=idempotency_key,
+        recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
 def credit_payment_audit(payment: Payment, submission_code: str) -> dict[str, Any]:
     """What the audit event of a payment from store credit records (every path)."""
     return {
@@ -621,18 +644,10 @@ def _wallet_apply_credit_locked(
             buyer=row.buyer, issuer=order.owner, currency=row.currency
         )
         amount = credit_amount(row, amount_minor, wallet.balance_minor)
-        payment = Payment.objects.create(
-            group_order=order,
-            buyer=row.buyer,
-            currency=row.currency,
-            amount_minor=amount,
-            allocated_minor=amount,
-            source=Payment.Source.WALLET,
-            method_type="",
-            paid_at=timezone.now(),
-            idempotency_key=idempotency_key,
-            recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        payment = credit_payment(
+            row, amount_minor=amount, idempotency_key=idempotency_key, actor=actor
         )
+        payment.save(force_insert=True)
         wallet_services.wallet_spend(
             actor=actor,
             buyer=row.buyer,

@@ -1,18 +1,39 @@
-"""Pieces of hand-written writes that must put down exactly the rows the ORM would.
+"""Whole model rows in hand-written statements, read and written exactly as the ORM would.
 
-For the few money requests answered in a constant handful of statements (see
-``payments.money.keyed_refund``): the columns and values of a model instance, as ``save()``
-would insert them, and the copy of a changed row into its django-simple-history table.
+For the few hot paths that write their own SQL (the signed-in user's row, the money API's plain
+cases in ``payments.money.keyed_*``): a model's SELECT list and the instance built from such a
+row; the columns and values of an instance as ``save()`` would insert them; and the copy of a
+changed row into its django-simple-history table.
 """
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from simple_history.models import HistoricalRecords
 
-from core.sql_names import table
+from core.sql_names import column, table
+
+
+def row_columns(model: type[Model], alias: str) -> str:
+    """The SELECT list of a whole ``model`` row from ``alias``, in ``from_row``'s order."""
+    return ", ".join(column(model, field.name, alias) for field in model._meta.concrete_fields)
+
+
+def from_row(model: type[Model], row: Sequence[Any], using: str = DEFAULT_DB_ALIAS) -> Any:
+    """The ``model`` instance whose ``row_columns`` are ``row``, as the ORM would load it (with
+    the fields' own conversions, e.g. a JSON field's text parsed)."""
+    fields = model._meta.concrete_fields
+    values = [
+        field.from_db_value(value, None, connections[using])
+        if hasattr(field, "from_db_value")
+        else value
+        for field, value in zip(fields, row, strict=True)
+    ]
+    return model.from_db(using, [field.attname for field in fields], values)
+
 
 # The columns django-simple-history adds to a historical table (the rest copy the model's).
 _HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type")
