@@ -72,9 +72,3 @@ def answer_row(request: Request, key: str, body: dict[str, Any]) -> IdempotencyR
         response_status=201,
         response_body=body,
     )
-
-
-def values_sql(columns: tuple[str, ...], rows: int = 1) -> str:
-    """``(columns) VALUES (%s, …), …`` for ``rows`` rows."""
-    row = f"({', '.join(['%s'] * len(columns))})"
-    return f"({', '.join(columns)}) VALUES {', '.join([row] * rows)}"

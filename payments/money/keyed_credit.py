@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import connection
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -37,10 +38,11 @@ from core.model_rows import (
     from_row,
     history_copy_sql,
     history_user_id,
-    insert_values,
+    insert_rows_sql,
     row_columns,
+    rows_json,
 )
-from core.prepared import PreparedStatement, execute_by_text
+from core.prepared import PreparedStatement
 from core.sql_names import column, table
 from payments.models import (
     GroupOrder,
@@ -57,7 +59,6 @@ from payments.money.keyed import (
     answer_row,
     key_check_params,
     key_checks_sql,
-    values_sql,
 )
 from wallet import services as wallet_services
 from wallet.exceptions import InsufficientCredit
@@ -128,40 +129,34 @@ def _grants_statement(locking: bool) -> PreparedStatement:
 
 
 @functools.cache
-def _write_sql(
-    payment: tuple[str, ...],
-    grants: int,
-    entry: tuple[str, ...],
-    allocation: tuple[str, ...],
-    event: tuple[str, ...],
-    answer: tuple[str, ...],
-) -> str:
+def _write_statement() -> PreparedStatement:
     """The one statement that writes an apply (parameters in the order of its parts)."""
-    grant_rows = ", ".join(["(%s::bigint, %s::bigint, %s::boolean, %s::text)"] * grants)
     remaining, used, status = (
         column(CreditGrant, name) for name in ("remaining_minor", "is_fully_used", "status")
     )
     balance, wallet_updated = column(Wallet, "balance_minor"), column(Wallet, "updated_at")
     paid, submission_updated = column(Submission, "paid_minor"), column(Submission, "updated_at")
-    return (
-        f"WITH p AS (INSERT INTO {table(Payment)} {values_sql(payment)} RETURNING *),"  # noqa: S608 (names from the models)
+    sql = (
+        f"WITH p AS ({insert_rows_sql(Payment, with_pk=True)} RETURNING *),"  # noqa: S608 (names from the models)
         f" ph AS ({history_copy_sql(Payment, 'p')}),"
-        f" g AS (UPDATE {table(CreditGrant, 't')} SET {remaining} = v.remaining,"
-        f" {used} = v.used, {status} = v.status FROM (VALUES {grant_rows})"
-        f" AS v(id, remaining, used, status) WHERE t.id = v.id RETURNING t.*),"
+        f" g AS (UPDATE {table(CreditGrant, 't')} SET {remaining} = v.{remaining},"
+        f" {used} = v.{used}, {status} = v.{status}"
+        f" FROM jsonb_populate_recordset(NULL::{table(CreditGrant)}, %s) AS v"
+        f" WHERE t.id = v.id RETURNING t.*),"
         f" gh AS ({history_copy_sql(CreditGrant, 'g')}),"
-        f" e AS (INSERT INTO {table(WalletEntry)} {values_sql(entry, grants)}),"
+        f" e AS ({insert_rows_sql(WalletEntry, with_pk=False)}),"
         f" w AS (UPDATE {table(Wallet)} SET {balance} = %s, {wallet_updated} = %s WHERE id = %s"
         f" RETURNING 1),"
-        f" a AS (INSERT INTO {table(PaymentAllocation)} {values_sql(allocation)}),"
+        f" a AS ({insert_rows_sql(PaymentAllocation, with_pk=False)}),"
         f" s AS (UPDATE {table(Submission)} SET {paid} = %s, {submission_updated} = %s"
         f" WHERE id = %s RETURNING *),"
         f" sh AS ({history_copy_sql(Submission, 's')}),"
-        f" ev AS (INSERT INTO {table(AuditEvent)} {values_sql(event, 2)}),"
-        f" k AS (INSERT INTO {table(IdempotencyRecord)} {values_sql(answer)})"
+        f" ev AS ({insert_rows_sql(AuditEvent, with_pk=False)}),"
+        f" k AS ({insert_rows_sql(IdempotencyRecord, with_pk=False)})"
         f" SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM g),"
         f" (SELECT count(*) FROM w), (SELECT count(*) FROM s)"
     )
+    return PreparedStatement("payments_keyed_credit_write", sql, None)
 
 
 def apply_credit_keyed(
@@ -278,58 +273,41 @@ def _write(
     )
     allocation = PaymentAllocation(payment_id=payment.pk, submission_id=row.pk, amount_minor=amount)
     body = render(payment, row)
-    payment_columns, payment_params = insert_values(payment, with_pk=True)
-    entry_params: list[Any] = []
-    for entry in entries:
-        entry_columns, params = insert_values(entry, with_pk=False)
-        entry_params += params
-    allocation_columns, allocation_params = insert_values(allocation, with_pk=False)
-    event_columns, used_params = insert_values(used_event, with_pk=False)
-    _same_columns, recorded_params = insert_values(recorded_event, with_pk=False)
-    answer_columns, answer_params = insert_values(answer_row(request, key, body), with_pk=False)
     author = history_user_id()
-    grant_params = [
-        value
+    spent = [
+        {
+            "id": grant.pk,
+            "remaining_minor": grant.remaining_minor,
+            "is_fully_used": grant.is_fully_used,
+            "status": grant.status,
+        }
         for grant, _take in plan
-        for value in (grant.pk, grant.remaining_minor, grant.is_fully_used, grant.status)
     ]
-    sql = _write_sql(
-        tuple(payment_columns),
-        len(plan),
-        tuple(entry_columns),
-        tuple(allocation_columns),
-        tuple(event_columns),
-        tuple(answer_columns),
-    )
     with connection.cursor() as cursor:
-        # One text per number of grants spent: each planned once per connection.
-        execute_by_text(
+        _write_statement().execute(
             cursor,
-            "payments_keyed_credit_write",
-            sql,
             [
-                *payment_params,
+                rows_json([payment], with_pk=True),
                 now,
                 "+",
                 author,
-                *grant_params,
+                Jsonb(spent),
                 now,
                 "~",
                 author,
-                *entry_params,
+                rows_json(entries, with_pk=False),
                 wallet.balance_minor,
                 now,
                 wallet.pk,
-                *allocation_params,
+                rows_json([allocation], with_pk=False),
                 row.paid_minor,
                 now,
                 row.pk,
                 now,
                 "~",
                 author,
-                *used_params,
-                *recorded_params,
-                *answer_params,
+                rows_json([used_event, recorded_event], with_pk=False),
+                rows_json([answer_row(request, key, body)], with_pk=False),
             ],
         )
         if cursor.fetchone() != (1, len(plan), 1, 1):

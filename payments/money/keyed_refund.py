@@ -32,8 +32,8 @@ from rest_framework.response import Response
 
 from audit.models import AuditEvent
 from audit.services import audit_event
-from core.model_rows import history_copy_sql, history_user_id, insert_values
-from core.prepared import PreparedStatement, execute_by_text
+from core.model_rows import history_copy_sql, history_user_id, insert_rows_sql, rows_json
+from core.prepared import PreparedStatement
 from core.sql_names import column, table
 from payments.models import (
     GroupOrder,
@@ -51,7 +51,6 @@ from payments.money.keyed import (
     answer_row,
     key_check_params,
     key_checks_sql,
-    values_sql,
 )
 from wallet import services as wallet_services
 
@@ -103,19 +102,20 @@ def _facts_statement() -> PreparedStatement:
 
 
 @functools.cache
-def _write_sql(refund: tuple[str, ...], event: tuple[str, ...], answer: tuple[str, ...]) -> str:
+def _write_statement() -> PreparedStatement:
     """The one statement that writes a refund request (parameters in the order of its parts)."""
     reserved = column(Payment, "refund_reserved_minor")
-    return (
-        f"WITH r AS (INSERT INTO {table(Refund)} {values_sql(refund)} RETURNING *),"  # noqa: S608 (names from the models)
+    sql = (
+        f"WITH r AS ({insert_rows_sql(Refund, with_pk=True)} RETURNING *),"  # noqa: S608 (names from the models)
         f" rh AS ({history_copy_sql(Refund, 'r')}),"
         f" p AS (UPDATE {table(Payment)} SET {reserved} = {reserved} + %s WHERE id = %s"
         f" RETURNING *),"
         f" ph AS ({history_copy_sql(Payment, 'p')}),"
-        f" e AS (INSERT INTO {table(AuditEvent)} {values_sql(event)}),"
-        f" k AS (INSERT INTO {table(IdempotencyRecord)} {values_sql(answer)})"
+        f" e AS ({insert_rows_sql(AuditEvent, with_pk=False)}),"
+        f" k AS ({insert_rows_sql(IdempotencyRecord, with_pk=False)})"
         f" SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM p)"
     )
+    return PreparedStatement("payments_keyed_refund_write", sql, None)
 
 
 def refund_request_keyed(
@@ -183,26 +183,19 @@ def _plain_case(
         requested_by_id=user.pk,
         idempotency_key=idempotency.service_key(request, key),
     )
-    refund_columns, refund_params = insert_values(refund, with_pk=True)
     event = audit_event(
         actor=user,
         action="refund.requested",
         target=refund,
         after=money.refund_requested_audit(payment_id, code, refund),
     )
-    event_columns, event_params = insert_values(event, with_pk=False)
     body = render(refund)
-    answer = answer_row(request, key, body)
-    answer_columns, answer_params = insert_values(answer, with_pk=False)
     author = history_user_id()
     with connection.cursor() as cursor:
-        # The same text on every request: planned once per connection.
-        execute_by_text(
+        _write_statement().execute(
             cursor,
-            "payments_keyed_refund_write",
-            _write_sql(tuple(refund_columns), tuple(event_columns), tuple(answer_columns)),
             [
-                *refund_params,
+                rows_json([refund], with_pk=True),
                 now,
                 "+",
                 author,
@@ -211,8 +204,8 @@ def _plain_case(
                 now,
                 "~",
                 author,
-                *event_params,
-                *answer_params,
+                rows_json([event], with_pk=False),
+                rows_json([answer_row(request, key, body)], with_pk=False),
             ],
         )
         if cursor.fetchone() != (1, 1):

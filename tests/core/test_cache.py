@@ -34,3 +34,52 @@ def test_the_shared_client_serves_threads_at_once(redis_cache: SharedClientRedis
     for thread in threads:
         thread.join()
     assert redis_cache.get("shared-client-counter") == 200
+
+
+def test_count_up_counts_and_sets_the_expiry_once(redis_cache: SharedClientRedisCache) -> None:
+    redis_cache.delete("count-up")
+    full_key = redis_cache.make_and_validate_key("count-up")
+    client = redis_cache._cache.get_client(full_key)
+
+    assert redis_cache.count_up("count-up", 60) == 1
+    client.expire(full_key, 30)  # as if 30 s had passed since the first count
+    assert redis_cache.count_up("count-up", 60) == 2
+    assert redis_cache.count_up("count-up", 60) == 3
+
+    # The window is the first count's: later counts do not push the expiry back.
+    assert 0 < client.ttl(full_key) <= 30
+    assert redis_cache.get("count-up") == 3
+
+
+def test_count_up_is_one_round_trip(
+    redis_cache: SharedClientRedisCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis_cache._cache.get_client("count-up", write=True)
+    pool = client.connection_pool
+    borrowed: list[object] = []
+    real_get_connection = pool.get_connection
+
+    def get_connection(*args: object, **kwargs: object) -> object:
+        borrowed.append(args)
+        return real_get_connection(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "get_connection", get_connection)
+    redis_cache.delete("count-up")
+    borrowed.clear()
+    assert redis_cache.count_up("count-up", 60) == 1
+    assert len(borrowed) == 1
+
+
+def test_count_up_from_threads_loses_no_count(redis_cache: SharedClientRedisCache) -> None:
+    redis_cache.delete("count-up-threads")
+
+    def count() -> None:
+        for _ in range(50):
+            redis_cache.count_up("count-up-threads", 60)
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert redis_cache.get("count-up-threads") == 200
