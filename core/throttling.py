@@ -15,8 +15,6 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
-from core.cache import SharedClientRedisCache
-
 _FAILURE_STATUSES = {401, 403, 404}
 _WINDOW_SECONDS = 600
 _LONGEST_PENALTY_SECONDS = 3600
@@ -32,8 +30,10 @@ def _keys(request: Any) -> list[str]:
 
 def _count(store: Any, key: str, seconds: int) -> int:
     """Add one to the count under ``key`` (kept ``seconds`` from its first use); return it."""
-    if isinstance(store, SharedClientRedisCache):
-        return store.count_up(key, seconds)  # one round trip
+    # Django's ``cache`` (what DRF's throttles hold) is a proxy: ask for the method, not the type.
+    count_up = getattr(store, "count_up", None)
+    if count_up is not None:
+        return int(count_up(key, seconds))  # Redis: one round trip
     # Any other cache (make run's local memory): add() starts the count and its expiry once.
     store.add(key, 0, seconds)
     try:

@@ -51,25 +51,6 @@ def test_count_up_counts_and_sets_the_expiry_once(redis_cache: SharedClientRedis
     assert redis_cache.get("count-up") == 3
 
 
-def test_count_up_is_one_round_trip(
-    redis_cache: SharedClientRedisCache, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = redis_cache._cache.get_client("count-up", write=True)
-    pool = client.connection_pool
-    borrowed: list[object] = []
-    real_get_connection = pool.get_connection
-
-    def get_connection(*args: object, **kwargs: object) -> object:
-        borrowed.append(args)
-        return real_get_connection(*args, **kwargs)
-
-    monkeypatch.setattr(pool, "get_connection", get_connection)
-    redis_cache.delete("count-up")
-    borrowed.clear()
-    assert redis_cache.count_up("count-up", 60) == 1
-    assert len(borrowed) == 1
-
-
 def test_count_up_from_threads_loses_no_count(redis_cache: SharedClientRedisCache) -> None:
     redis_cache.delete("count-up-threads")
 
@@ -83,3 +64,34 @@ def test_count_up_from_threads_loses_no_count(redis_cache: SharedClientRedisCach
     for thread in threads:
         thread.join()
     assert redis_cache.get("count-up-threads") == 200
+
+
+@pytest.fixture
+def round_trips(
+    redis_cache: SharedClientRedisCache, monkeypatch: pytest.MonkeyPatch
+) -> list[object]:
+    """Each connection the cache's client borrows from its pool: one per round trip."""
+    pool = redis_cache._cache.get_client("any", write=True).connection_pool
+    borrowed: list[object] = []
+    real_get_connection = pool.get_connection
+
+    def get_connection(*args: object, **kwargs: object) -> object:
+        borrowed.append(args)
+        return real_get_connection(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "get_connection", get_connection)
+    return borrowed
+
+
+def test_the_throttles_count_through_djangos_cache_proxy_in_one_round_trip(
+    redis_cache: SharedClientRedisCache, round_trips: list[object]
+) -> None:
+    # DRF's throttles and the failure penalty hold django.core.cache.cache, a proxy object.
+    from django.core.cache import cache as proxy
+
+    from core.throttling import _count
+
+    redis_cache.delete("count-up-proxy")
+    round_trips.clear()
+    assert (_count(proxy, "count-up-proxy", 60), _count(proxy, "count-up-proxy", 60)) == (1, 2)
+    assert len(round_trips) == 2
