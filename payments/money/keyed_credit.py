@@ -1,4 +1,4 @@
-"""The apply-credit API's plain case in a constant six statements (PostgreSQL).
+"""The apply-credit API's plain case in a constant four statements (PostgreSQL).
 
 ``POST /api/submissions/{id}/apply-credit`` with an ``Idempotency-Key`` goes through the
 ``idempotent`` wrapper and ``wallet_apply_credit`` in some thirty statements. The plain case (a
@@ -7,16 +7,15 @@ expire, a payment that leaves the submission in the state it is in, no webhook e
 tell) is answered here, writing the same rows:
 
 1. ``BEGIN``;
-2. the key's advisory lock (taken: 409), whether the key has an answer already, and the
-   submission locked with its group order (the general path locks the submission first too);
-3. the wallet locked (the buyer's with the order's GOM, in the submission's currency);
-4. read after the locks: the wallet's spendable grants locked in spending order, whether a
-   grant is due to expire, whether the payment's key was used, whether an endpoint wants the
-   event, and the new payment's id;
-5. one statement writing the payment, the grants' new amounts, the wallet entries, the
+2. one read: the key's advisory lock (taken: 409) and whether it has an answer already; the
+   submission with its group order, the buyer's wallet with the order's GOM and its spendable
+   grants, locked in the general path's order (submission, wallet, grants in spending order);
+   whether a grant is due to expire, whether the payment's key was used, whether an endpoint
+   wants the event, and the new payment's id;
+3. one statement writing the payment, the grants' new amounts, the wallet entries, the
    wallet's balance, the allocation, the submission's paid amount, the history rows of payment,
    grants and submission, both audit events and the key's answer;
-6. ``COMMIT``.
+4. ``COMMIT``.
 
 The rules are ``credit_payable``, ``credit_amount`` and ``spend_plan``, the general path's own.
 Anything else rolls back and returns None for the general path (see ``keyed``).
@@ -71,61 +70,66 @@ LOCKING = True
 
 
 @functools.cache
-def _lock_statement() -> PreparedStatement:
-    sql = (
-        f"SELECT {key_checks_sql()}, {row_columns(Submission, 's')}, {row_columns(GroupOrder, 'g')}"  # noqa: S608 (names from the models)
-        f" FROM {table(Submission, 's')} JOIN {table(GroupOrder, 'g')}"
-        f" ON g.id = {column(Submission, 'group_order', 's')}"
-        f" WHERE s.id = %s AND {column(Submission, 'buyer', 's')} = %s FOR UPDATE OF s"
-    )
-    return PreparedStatement(
-        "payments_keyed_credit_lock", sql, ["bigint", "bigint", "text", "bigint", "bigint"]
-    )
+def _read_statement(locking: bool) -> PreparedStatement:
+    """Everything the rules need, locked, in one statement: one row per spendable grant.
 
-
-@functools.cache
-def _wallet_statement(locking: bool) -> PreparedStatement:
-    sql = (
-        f"SELECT {row_columns(Wallet, 'w')} FROM {table(Wallet, 'w')}"  # noqa: S608 (names from the models)
-        f" WHERE {column(Wallet, 'buyer', 'w')} = %s AND {column(Wallet, 'issuer', 'w')} = %s"
-        f" AND {column(Wallet, 'currency', 'w')} = %s" + (" FOR UPDATE" if locking else "")
-    )
-    name = "payments_keyed_credit_wallet" if locking else "payments_keyed_credit_wallet_no_lock"
-    return PreparedStatement(name, sql, ["bigint", "bigint", "text"])
-
-
-@functools.cache
-def _grants_statement(locking: bool) -> PreparedStatement:
-    def grant(name: str) -> str:
-        return column(CreditGrant, name, "x")
-
+    Locks in the general path's order: the submission, its buyer's wallet with the order's GOM,
+    then the grants in spending order (NULL expiry last in PostgreSQL, as in wallet_spend). A
+    row changed by a transaction this one waited for is re-read at its latest version. What is
+    not locked (the key's answer, the payment key, an endpoint) is read from the statement's
+    snapshot: a key answered in between loses on its unique index, and the general path answers.
+    """
     endpoint_owner = column(Endpoint, "owner", "e")
-    facts = (
-        f"SELECT EXISTS (SELECT 1 FROM {table(CreditGrant, 'x')}"  # noqa: S608 (names from the models)
-        f" WHERE {grant('wallet')} = %s AND {grant('status')} = %s"
-        f" AND {grant('expires_at')} <= %s) AS expiring,"
+    grant = functools.partial(column, CreditGrant)
+    gom, buyer = column(GroupOrder, "owner", "g"), column(Submission, "buyer", "s")
+    once = (
+        f"SELECT {key_checks_sql()},"  # noqa: S608 (names from the models)
         f" EXISTS (SELECT 1 FROM {table(Payment, 'q')}"
         f" WHERE {column(Payment, 'idempotency_key', 'q')} = %s) AS used,"
-        f" EXISTS (SELECT 1 FROM {table(Endpoint, 'e')}"
-        f" WHERE ({endpoint_owner} = %s OR {endpoint_owner} IS NULL)"
-        f" AND {column(Endpoint, 'is_active', 'e')}"
-        f" AND {column(Endpoint, 'event_types', 'e')} @> jsonb_build_array(%s::text)) AS told,"
         f" nextval(pg_get_serial_sequence('{Payment._meta.db_table}', 'id')) AS payment_id"
     )
-    # NULL expiry sorts last in PostgreSQL, as in wallet_spend.
-    sql = (
-        f"WITH f AS MATERIALIZED ({facts})"  # noqa: S608 (names from the models)
-        f" SELECT f.expiring, f.used, f.told, f.payment_id, {row_columns(CreditGrant, 'g')}"
-        f" FROM f CROSS JOIN {table(CreditGrant, 'g')}"
-        f" WHERE {column(CreditGrant, 'wallet', 'g')} = %s"
-        f" AND {column(CreditGrant, 'status', 'g')} = %s"
-        f" AND {column(CreditGrant, 'remaining_minor', 'g')} > 0"
-        f" ORDER BY {column(CreditGrant, 'expires_at', 'g')},"
-        f" {column(CreditGrant, 'created_at', 'g')}, g.id" + (" FOR UPDATE OF g" if locking else "")
+    expiring = (
+        f"EXISTS (SELECT 1 FROM {table(CreditGrant, 'x')} WHERE {grant('wallet', 'x')} = w.id"  # noqa: S608 (names from the models)
+        f" AND {grant('status', 'x')} = %s AND {grant('expires_at', 'x')} <= %s)"
     )
-    name = "payments_keyed_credit_grants" if locking else "payments_keyed_credit_grants_no_lock"
-    types = ["bigint", "text", "timestamptz", "text", "bigint", "text", "bigint", "text"]
-    return PreparedStatement(name, sql, types)
+    told = (
+        f"EXISTS (SELECT 1 FROM {table(Endpoint, 'e')}"  # noqa: S608 (names from the models)
+        f" WHERE ({endpoint_owner} = {gom} OR {endpoint_owner} IS NULL)"
+        f" AND {column(Endpoint, 'is_active', 'e')}"
+        f" AND {column(Endpoint, 'event_types', 'e')} @> jsonb_build_array(%s::text))"
+    )
+    sql = (
+        f"WITH once AS MATERIALIZED ({once})"  # noqa: S608 (names from the models)
+        f" SELECT once.*, {expiring}, {told}, {row_columns(Submission, 's')},"
+        f" {row_columns(GroupOrder, 'g')}, {row_columns(Wallet, 'w')},"
+        f" {row_columns(CreditGrant, 'x')}"
+        f" FROM once CROSS JOIN {table(Submission, 's')}"
+        f" JOIN {table(GroupOrder, 'g')} ON g.id = {column(Submission, 'group_order', 's')}"
+        f" JOIN {table(Wallet, 'w')} ON {column(Wallet, 'buyer', 'w')} = {buyer}"
+        f" AND {column(Wallet, 'issuer', 'w')} = {gom}"
+        f" AND {column(Wallet, 'currency', 'w')} = {column(Submission, 'currency', 's')}"
+        f" JOIN {table(CreditGrant, 'x')} ON {grant('wallet', 'x')} = w.id"
+        f" AND {grant('status', 'x')} = %s AND {grant('remaining_minor', 'x')} > 0"
+        f" WHERE s.id = %s AND {buyer} = %s"
+        f" ORDER BY {grant('expires_at', 'x')}, {grant('created_at', 'x')}, x.id"
+        + (" FOR UPDATE OF s, w, x" if locking else " FOR UPDATE OF s")
+    )
+    name = "payments_keyed_credit_read" if locking else "payments_keyed_credit_read_no_lock"
+    types = ["bigint", "bigint", "text", "text", "text", "timestamptz", "text", "text"]
+    return PreparedStatement(name, sql, [*types, "bigint", "bigint"])
+
+
+# A read row: the six facts, then the submission's, the order's, the wallet's and a grant's
+# columns.
+_FACTS = 6
+
+
+@functools.cache
+def _bounds() -> tuple[int, int, int]:
+    """Where the order's, the wallet's and the grant's columns start in a read row."""
+    order = _FACTS + len(Submission._meta.concrete_fields)
+    wallet = order + len(GroupOrder._meta.concrete_fields)
+    return order, wallet, wallet + len(Wallet._meta.concrete_fields)
 
 
 @functools.cache
@@ -175,49 +179,38 @@ def _plain_case(
     request: Request, submission_id: int, amount_minor: int | None, key: str, render: Any
 ) -> Response:
     user = request.user
-    submission_width = len(Submission._meta.concrete_fields)
+    payment_key = idempotency.service_key(request, key)
+    now = timezone.now()
+    active = CreditGrant.Status.ACTIVE.value
     with connection.cursor() as cursor:
-        _lock_statement().execute(cursor, [*key_check_params(request, key), submission_id, user.pk])
-        locked = cursor.fetchone()
-        if locked is None:  # not this buyer's submission: the general path says 404
-            raise NotPlain
-        got, answered = locked[:2]
-        if not got:
-            return idempotency.busy()
-        if answered:
-            raise NotPlain
-        row: Submission = from_row(Submission, locked[2 : 2 + submission_width])
-        row.group_order = from_row(GroupOrder, locked[2 + submission_width :])
-        money.credit_payable(row, amount_minor)
-        order = row.group_order
-        _wallet_statement(LOCKING).execute(cursor, [user.pk, order.owner_id, row.currency])
-        found = cursor.fetchone()
-        if found is None:  # no wallet yet: no credit (the general path says so)
-            raise NotPlain
-        wallet: Wallet = from_row(Wallet, found)
-        payment_key = idempotency.service_key(request, key)
-        now = timezone.now()
-        active = CreditGrant.Status.ACTIVE.value
-        _grants_statement(LOCKING).execute(
+        _read_statement(LOCKING).execute(
             cursor,
             [
-                wallet.pk,
+                *key_check_params(request, key),
+                payment_key,
                 active,
                 now,
-                payment_key,
-                order.owner_id,
                 EventType.PAYMENT_RECORDED.value,
-                wallet.pk,
                 active,
+                submission_id,
+                user.pk,
             ],
         )
         fetched = cursor.fetchall()
-    if not fetched:  # no credit to spend: the general path says so
+    if not fetched:  # not this buyer's submission, no wallet, no credit: the general path says
         raise NotPlain
-    expiring, used, told, payment_id = fetched[0][:4]
-    if expiring or used or told:  # an expiry to write, a replay, deliveries: the general path
+    first = fetched[0]
+    got, answered, used, payment_id, expiring, told = first[:_FACTS]
+    if not got:
+        return idempotency.busy()
+    if answered or used or expiring or told:  # a replay, an expiry to write, deliveries
         raise NotPlain
-    grants = [from_row(CreditGrant, values[4:]) for values in fetched]
+    order_at, wallet_at, grant_at = _bounds()
+    row: Submission = from_row(Submission, first[_FACTS:order_at])
+    row.group_order = from_row(GroupOrder, first[order_at:wallet_at])
+    money.credit_payable(row, amount_minor)
+    wallet: Wallet = from_row(Wallet, first[wallet_at:grant_at])
+    grants = [from_row(CreditGrant, values[grant_at:]) for values in fetched]
     amount = money.credit_amount(row, amount_minor, wallet.balance_minor)
     wallet_services.race_window()  # zero outside the race tests
     if sum(grant.remaining_minor for grant in grants) < amount:

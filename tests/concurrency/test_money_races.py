@@ -5,16 +5,20 @@ read-to-write window, and must show the race is real: credit spent twice, refund
 payment, or a key's request run more than once. The locked runs must end with exact totals.
 """
 
+import threading
+import time
+
+import psycopg
 import pytest
 from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from payments.exceptions import PaymentRuleViolation
-from payments.models import IdempotencyRecord, Payment, Refund, SubmissionStatus
+from payments.models import IdempotencyRecord, Payment, Refund, Submission, SubmissionStatus
 from payments.money import idempotency, keyed_credit, keyed_refund
 from payments.money import services as money
 from tests.factories import GroupOrderFactory, SubmissionFactory, UserFactory
-from tests.money.helpers import grant, record
+from tests.money.helpers import grant, other_session, record
 from wallet import services as wallet_services
 from wallet.exceptions import InsufficientCredit
 from wallet.models import CreditGrant, Wallet, WalletEntry
@@ -235,6 +239,53 @@ def test_20_concurrent_applies_through_the_api_never_overdraw(race_window) -> No
     assert wallet_sum_check([wallet]) == []
     assert Payment.objects.aggregate(t=Sum("amount_minor"))["t"] == 50_000
     assert WalletEntry.objects.filter(kind="use").aggregate(t=Sum("amount_minor"))["t"] == -50_000
+
+
+def test_the_plain_apply_locks_submission_then_wallet_then_grants() -> None:
+    # The general path's order. One statement takes all three locks; in another order it could
+    # deadlock with a general-path apply on the same wallet.
+    buyer, submissions = _partly_paid_setup()
+    submission, wallet = submissions[0], Wallet.objects.get(buyer=buyer)
+    lock = "SELECT id FROM {} WHERE {} = %s FOR UPDATE NOWAIT"
+    responses: list[object] = []
+    with other_session() as holder, other_session() as probe:
+        holder.execute(lock.format(Wallet._meta.db_table, "id"), [wallet.pk])
+        applying = threading.Thread(
+            target=lambda: responses.extend(_apply_all_through_the_api(buyer, [submission]))
+        )
+        applying.start()
+        try:
+            _wait_for_a_lock_wait(probe, "EXECUTE payments_keyed_credit_read")
+            # Waiting on the wallet, the read already holds the submission ...
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                probe.execute(lock.format(Submission._meta.db_table, "id"), [submission.pk])
+            probe.rollback()
+            # ... and not yet the grants.
+            grants = probe.execute(
+                lock.format(CreditGrant._meta.db_table, "wallet_id"), [wallet.pk]
+            ).fetchall()
+            assert len(grants) == 2
+            probe.rollback()
+        finally:
+            holder.rollback()
+            applying.join(timeout=30)
+
+    assert [r.status_code for r in responses] == [201]
+    assert Wallet.objects.get(pk=wallet.pk).balance_minor == 45_000
+
+
+def _wait_for_a_lock_wait(probe: psycopg.Connection, query_start: str) -> None:
+    for _ in range(200):
+        waiting = probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE %s",
+            [query_start + "%"],
+        ).fetchone()
+        probe.rollback()
+        if waiting == (1,):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no session waited on a lock in {query_start!r}")
 
 
 def test_control_without_the_plain_cases_locks_spends_credit_twice(

@@ -73,6 +73,16 @@ def actions() -> list[str]:
 
 
 @contextmanager
+def other_session() -> Iterator[psycopg.Connection[Any]]:
+    """A second connection to the test database, outside Django (its own transaction)."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
+    ) as other:
+        yield other
+
+
+@contextmanager
 def key_running_elsewhere(user_id: int, key: str) -> Iterator[None]:
     """Hold, from another session, the advisory lock of a request running with (user, key).
 
@@ -81,9 +91,6 @@ def key_running_elsewhere(user_id: int, key: str) -> Iterator[None]:
     """
     digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
     lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
-    ) as other:
+    with other_session() as other:
         other.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
         yield

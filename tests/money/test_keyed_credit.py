@@ -63,7 +63,7 @@ def _apply(buyer: Any, submission: Submission, key: str, body: dict[str, Any] | 
 
 
 def _took_the_plain_case(response: Any) -> bool:
-    return any(sql.startswith("EXECUTE payments_keyed_credit_lock") for sql in response.statements)
+    return any(sql.startswith("EXECUTE payments_keyed_credit_read") for sql in response.statements)
 
 
 def _written(buyer: Any, submission: Submission) -> dict[str, Any]:
@@ -224,13 +224,8 @@ def test_the_plain_case_writes_what_the_general_path_writes(monkeypatch, timing)
 
     assert (plain.status_code, other.status_code) == (201, 201)
     work = [sql.split("(")[0] for sql in plain.statements if "SAVEPOINT" not in sql]
-    assert work == [
-        "EXECUTE payments_keyed_credit_lock",
-        "EXECUTE payments_keyed_credit_wallet",
-        "EXECUTE payments_keyed_credit_grants",
-        "EXECUTE payments_keyed_credit_write",
-    ]
-    assert len(plain.statements) == 6  # with the savepoint and its release
+    assert work == ["EXECUTE payments_keyed_credit_read", "EXECUTE payments_keyed_credit_write"]
+    assert len(plain.statements) == 4  # with the savepoint and its release
     assert not _took_the_plain_case(other)
     assert len(other.statements) > 20
     written = _written(first, first_submission)
