@@ -10,9 +10,9 @@ from django.db import connections, models
 from django.db.models.functions import Lower
 from django.db.models.query import MAX_GET_RESULTS
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from core import model_rows
+from core.history import History
 from core.prepared import PreparedStatement
 
 # Per database alias: the columns (attribute names) and the statement of get(pk=…).
@@ -123,7 +123,7 @@ class User(AbstractUser):
 
     objects = UserManager()
     # Staff flags and group membership are permissions: their history is kept.
-    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    history = History(excluded_fields=["password", "last_login"])
 
     class Meta:
         constraints = [

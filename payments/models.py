@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
-from simple_history.models import HistoricalRecords
 
+from core.history import History
 from core.money import Currency
 from payments.exceptions import InvalidTransition
 from payments.method_templates import (
@@ -132,7 +132,7 @@ class GroupOrder(models.Model):
         ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["-created_at"]
@@ -218,7 +218,7 @@ class GroupOrderItem(models.Model):
     name = models.CharField(_("item"), max_length=200)
     unit_price_minor = models.BigIntegerField(_("unit price (minor units)"))
     is_available = models.BooleanField(_("available"), default=True)
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["group_order", "id"]
@@ -258,7 +258,7 @@ class PaymentMethod(models.Model):
         help_text=_("E-wallets cap what an account may receive per month; leave empty for none."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["owner", "display_name"]
@@ -410,7 +410,7 @@ class Submission(models.Model):
     )
     created_at = models.DateTimeField(_("placed"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["-created_at"]
@@ -470,7 +470,7 @@ class SubmissionLine(models.Model):
     description = models.CharField(_("item"), max_length=200)
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price_minor = models.BigIntegerField(_("unit price (minor units)"))
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["submission", "id"]
@@ -506,7 +506,7 @@ class FeeRule(models.Model):
     effective_from = models.DateField(_("effective from"))
     effective_to = models.DateField(_("effective to"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["method_type", "currency", "-effective_from"]
@@ -618,7 +618,7 @@ class Payment(models.Model):
     )
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -726,7 +726,7 @@ class Refund(models.Model):
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import Func, Q, Value
 from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
+
+from core.history import History
 
 # Separators a reference is printed or typed with. Without them, and in upper case, two readings
 # of one reference compare equal ("gc-1234 5678" and "GC12345678").
@@ -137,7 +138,7 @@ class PaymentProof(models.Model):
         blank=True,
         null=True,
     )
-    history = HistoricalRecords(excluded_fields=["raw_text"])
+    history = History(excluded_fields=["raw_text"])
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
+
+from core.history import History
 
 
 class EventType(models.TextChoices):
@@ -32,7 +33,7 @@ class Endpoint(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     disabled_reason = models.CharField(_("why disabled"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["secrets"])
+    history = History(excluded_fields=["secrets"])
 
     class Meta:
         ordering = ["owner", "url"]
