@@ -3,6 +3,8 @@
 Every API answer of 401, 403 or 404 counts as a failure for the client's address (and user,
 when signed in). Past ``API_FAILURE_ALLOWANCE`` failures within the window, the client is
 refused for 2, 4, 8 … seconds (at most an hour) per further failure, with ``Retry-After``.
+A penalty is enforced at once by the process that imposed it, and within ``CLEAR_SECONDS`` by
+the others (each trusts for that long that a client it found clear is still clear).
 """
 
 import math
@@ -18,6 +20,14 @@ from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, User
 _FAILURE_STATUSES = {401, 403, 404}
 _WINDOW_SECONDS = 600
 _LONGEST_PENALTY_SECONDS = 3600
+
+# A client found serving no penalty is not asked about again for this long, in this process: a
+# Redis round trip saved on nearly every API request. A penalty another process imposes meanwhile
+# takes effect here up to this much later; one this process imposes, at once.
+CLEAR_SECONDS = 1.0
+_CLEAR_LIMIT = 10_000  # clients remembered per process; past it, the memory starts afresh
+_clear_until: dict[str, float] = {}
+monotonic = time.monotonic  # the tests move it
 
 
 def _keys(request: Any) -> list[str]:
@@ -52,6 +62,30 @@ def record_failure(request: Any) -> None:
         if excess > 0:
             penalty = min(2**excess, _LONGEST_PENALTY_SECONDS)
             cache.set(f"{key}:until", now + penalty, penalty)
+            _clear_until.pop(key, None)
+
+
+def _penalty_wait(keys: list[str]) -> float:
+    """Seconds left of the longest penalty any of ``keys`` is serving (<= 0: none)."""
+    # The process's own memory runs on the monotonic clock: a wall clock set back must not
+    # stretch it.
+    checked = monotonic()
+    unknown = [key for key in keys if _clear_until.get(key, 0.0) <= checked]
+    if not unknown:
+        return 0.0
+    until = cache.get_many([f"{key}:until" for key in unknown])
+    wait = max(until.values(), default=0.0) - time.time()
+    if wait <= 0:
+        if len(_clear_until) >= _CLEAR_LIMIT:
+            _clear_until.clear()
+        for key in unknown:
+            _clear_until[key] = checked + CLEAR_SECONDS
+    return wait
+
+
+def forget_clear_clients() -> None:
+    """Ask Redis about every client again (tests start from a clean slate)."""
+    _clear_until.clear()
 
 
 class ApiFailurePenaltyMiddleware:
@@ -67,7 +101,7 @@ class ApiFailurePenaltyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith("/api/") or request.path.startswith("/api/health"):
             return self.get_response(request)
-        wait = max((cache.get(f"{key}:until") or 0.0) for key in _keys(request)) - time.time()
+        wait = _penalty_wait(_keys(request))
         if wait > 0:
             response = JsonResponse(
                 {

@@ -35,8 +35,11 @@ def _empty_cache() -> None:
     # Rate limits, seen webhook ids and cached pages must not leak from one test into the next.
     from django.core.cache import caches
 
+    from core import throttling
+
     for each in caches.all():
         each.clear()
+    throttling.forget_clear_clients()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,7 @@
 """Lockout after failed logins, API throttling, the content security policy and metrics."""
 
+import time
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -166,3 +168,32 @@ def test_repeated_api_failures_earn_growing_penalties(settings: object) -> None:
         assert client.get("/api/wallet").status_code == 403  # penalty over; 5th failure: 4 s
         again = client.get("/api/wallet")
         assert (again.status_code, again["Retry-After"]) == (429, "4")
+
+
+@pytest.mark.django_db
+def test_a_penalty_imposed_elsewhere_holds_here_within_a_second(
+    settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.cache import cache
+
+    from core import throttling
+
+    clock = [1000.0]
+    monkeypatch.setattr(throttling, "monotonic", lambda: clock[0])
+    asked: list[object] = []
+    real_get_many = cache.get_many
+    monkeypatch.setattr(cache, "get_many", lambda keys: asked.append(keys) or real_get_many(keys))
+    client = Client(REMOTE_ADDR="203.0.113.90")
+
+    assert client.get("/api/wallet").status_code == 403  # asked Redis: clear
+    clock[0] += 0.5
+    assert client.get("/api/wallet").status_code == 403  # trusted: Redis not asked
+    assert len(asked) == 1
+    # Another process imposes a penalty on this address.
+    cache.set("api-fail:ip:203.0.113.90:until", time.time() + 30, 30)
+    clock[0] += 0.4
+    assert client.get("/api/wallet").status_code == 403  # still within the trusted second
+    clock[0] += 0.2
+    refused = client.get("/api/wallet")
+    assert (refused.status_code, len(asked)) == (429, 2)
+    assert int(refused["Retry-After"]) in (29, 30)
