@@ -34,15 +34,19 @@ class SharedClientRedisCache(RedisCache):
     def count_up(self, key: str, seconds: int) -> int:
         """Add one to the counter under ``key`` and return it, in one round trip.
 
-        The counter starts at 1 and expires ``seconds`` after its first count (EXPIRE NX,
-        Redis 7). ``add`` then ``incr`` (what any Django cache can do) costs three round trips:
-        Django's ``incr`` asks EXISTS first.
+        The counter starts at 1 and expires ``seconds`` after its first count. ``add`` then
+        ``incr`` (what any Django cache can do) costs three round trips: Django's ``incr`` asks
+        EXISTS first.
         """
         full_key = self.make_and_validate_key(key)
         client = self._cache.get_client(full_key, write=True)
-        # MULTI/EXEC: the count and its expiry land together.
-        with client.pipeline(transaction=True) as pipe:
-            pipe.incr(full_key)
-            pipe.expire(full_key, seconds, nx=True)
-            count, _expiry_set = pipe.execute()
-        return int(count)
+        # One short script, atomic in Redis (which keeps it compiled). A MULTI/EXEC pipeline of
+        # INCR and EXPIRE NX cost half as much client CPU again, EVALSHA no less than EVAL.
+        return int(client.eval(_COUNT_UP, 1, full_key, seconds))
+
+
+_COUNT_UP = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
