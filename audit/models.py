@@ -17,9 +17,15 @@ class AuditEvent(models.Model):
         related_name="+",
         help_text=_("Empty when the system acted (a scheduled job, the smart agent)."),
     )
-    action = models.CharField(_("action"), max_length=64, db_index=True)
+    action = models.CharField(_("action"), max_length=64)
+    # Looked up through the (object type, id, created) index below.
     object_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     object_repr = models.CharField(_("object"), max_length=200, blank=True)
@@ -30,7 +36,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id", "created_at"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "created_at"]),
+            # Not db_index=True: that also builds a LIKE index nothing searches with.
+            models.Index(fields=["action"], name="auditevent_action"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"

@@ -559,14 +559,20 @@ class Payment(models.Model):
         RECORDED = "recorded", _("Recorded")
         VOIDED = "voided", _("Voided")
 
+    # Looked up through the (group order, created) and (buyer, created) indexes below.
     group_order = models.ForeignKey(
-        GroupOrder, verbose_name=_("group order"), on_delete=models.PROTECT, related_name="payments"
+        GroupOrder,
+        verbose_name=_("group order"),
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
     )
     buyer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("buyer"),
         on_delete=models.PROTECT,
         related_name="payments",
+        db_index=False,
     )
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
     amount_minor = models.BigIntegerField(_("amount (minor units)"))
@@ -598,7 +604,7 @@ class Payment(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.RECORDED
     )
-    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),
@@ -631,6 +637,8 @@ class Payment(models.Model):
             models.Index(fields=["created_at"], name="payment_created_at_idx"),
         ]
         constraints = [
+            # A constraint, not unique=True: that also builds a LIKE index nothing searches with.
+            models.UniqueConstraint(fields=["idempotency_key"], name="payment_idempotency_key"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(fee_minor__gte=0), name="payment_fee_not_negative"),
             models.CheckConstraint(
@@ -652,7 +660,10 @@ class Payment(models.Model):
 class PaymentAllocation(models.Model):
     """The share of a payment that pays one submission; reversed (never deleted) on void."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    # Looked up through the (payment, submission) unique index below.
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="allocations", db_index=False
+    )
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="allocations")
     amount_minor = models.BigIntegerField(_("amount (minor units)"))
     is_reversed = models.BooleanField(_("reversed"), default=False)
@@ -698,7 +709,10 @@ class Refund(models.Model):
         WALLET = "wallet", _("Store credit (at once)")
         ORIGINAL_METHOD = "original_method", _("Back to the original payment method")
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    # Looked up through the (payment, status) index below.
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", db_index=False
+    )
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="refunds")
     buyer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds"
@@ -724,7 +738,7 @@ class Refund(models.Model):
         "wallet.CreditGrant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200)
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     history = History()
 
@@ -735,6 +749,7 @@ class Refund(models.Model):
             models.Index(fields=["payment", "status"]),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="refund_idempotency_key"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(
                 condition=~Q(status="paid")
@@ -751,7 +766,10 @@ class Refund(models.Model):
 class IdempotencyRecord(models.Model):
     """The first answer to an API request made with an ``Idempotency-Key``, kept for replays."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Looked up through the (user, key) unique index below.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(_("key"), max_length=200)
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
     response_status = models.PositiveSmallIntegerField()
