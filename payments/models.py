@@ -604,7 +604,7 @@ class Payment(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.RECORDED
     )
-    idempotency_key = models.CharField(_("idempotency key"), max_length=200)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),
@@ -637,8 +637,6 @@ class Payment(models.Model):
             models.Index(fields=["created_at"], name="payment_created_at_idx"),
         ]
         constraints = [
-            # A constraint, not unique=True: that also builds a LIKE index nothing searches with.
-            models.UniqueConstraint(fields=["idempotency_key"], name="payment_idempotency_key"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(fee_minor__gte=0), name="payment_fee_not_negative"),
             models.CheckConstraint(
@@ -738,7 +736,7 @@ class Refund(models.Model):
         "wallet.CreditGrant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=200)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     history = History()
 
@@ -749,7 +747,6 @@ class Refund(models.Model):
             models.Index(fields=["payment", "status"]),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["idempotency_key"], name="refund_idempotency_key"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(
                 condition=~Q(status="paid")
