@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,10 @@ def server_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
+        # Cache keys of this run only: a fresh database gives its users the same ids as the last
+        # run's, and their rate-limit counts from a run a minute ago must not count against this
+        # one (they did: 429s in a second run within the same minute).
+        CACHE_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:12]}",
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",
         SECRET_KEY=env.get("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnop"),
