@@ -115,6 +115,8 @@ def _read_statement(locking: bool) -> PreparedStatement:
         + (" FOR UPDATE OF s, w, x" if locking else " FOR UPDATE OF s")
     )
     name = "payments_keyed_credit_read" if locking else "payments_keyed_credit_read_no_lock"
+    # The key's lock id, user and key; the payment key; the expiring grant's status and time;
+    # the event; the spendable grant's status; the submission and its buyer.
     types = ["bigint", "bigint", "text", "text", "text", "timestamptz", "text", "text"]
     return PreparedStatement(name, sql, [*types, "bigint", "bigint"])
 
