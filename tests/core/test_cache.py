@@ -1,6 +1,7 @@
 """core.cache: Django's Redis cache, with one redis client per connection pool."""
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.core.cache import caches
@@ -23,17 +24,22 @@ def test_every_operation_uses_the_same_client(redis_cache: SharedClientRedisCach
 
 def test_the_shared_client_serves_threads_at_once(redis_cache: SharedClientRedisCache) -> None:
     redis_cache.set("shared-client-counter", 0)
+    _from_four_threads(lambda: redis_cache.incr("shared-client-counter"))
+    assert redis_cache.get("shared-client-counter") == 200
 
-    def count() -> None:
+
+def _from_four_threads(call: Callable[[], object]) -> None:
+    """Make ``call`` 50 times in each of 4 threads running at once."""
+
+    def fifty() -> None:
         for _ in range(50):
-            redis_cache.incr("shared-client-counter")
+            call()
 
-    threads = [threading.Thread(target=count) for _ in range(4)]
+    threads = [threading.Thread(target=fifty) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert redis_cache.get("shared-client-counter") == 200
 
 
 def test_count_up_counts_and_sets_the_expiry_once(redis_cache: SharedClientRedisCache) -> None:
@@ -53,16 +59,7 @@ def test_count_up_counts_and_sets_the_expiry_once(redis_cache: SharedClientRedis
 
 def test_count_up_from_threads_loses_no_count(redis_cache: SharedClientRedisCache) -> None:
     redis_cache.delete("count-up-threads")
-
-    def count() -> None:
-        for _ in range(50):
-            redis_cache.count_up("count-up-threads", 60)
-
-    threads = [threading.Thread(target=count) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _from_four_threads(lambda: redis_cache.count_up("count-up-threads", 60))
     assert redis_cache.get("count-up-threads") == 200
 
 

@@ -1,26 +1,12 @@
-"""Wallet entries: indexes that duplicate others dropped.
+"""Wallet entries and grants: indexes that duplicate others dropped.
 
-A foreign key that leads a composite index needs no index of its own, and a unique or indexed
-key column needs no second, ``varchar_pattern_ops`` copy of its index (Django builds one for
-LIKE 'prefix%' searches; nothing here searches keys that way). Each written row paid for both.
-
-Only indexes are dropped (a brief lock, no scan). The foreign keys' ``db_index=False`` is a state
-change: left to Django, altering it would drop and re-add each foreign key constraint, which
-validates every row. Going back rebuilds the foreign keys' indexes; the LIKE copies stay gone.
+See core.migration_ops: only indexes are dropped.
 """
 
 from django.db import migrations, models
 import django.db.models.deletion
 
-
-def drop_index(name: str, table: str, column: str) -> migrations.RunSQL:
-    return migrations.RunSQL(
-        f'DROP INDEX IF EXISTS "{name}"', f'CREATE INDEX "{name}" ON "{table}" ("{column}")'
-    )
-
-
-def drop_like_copy(name: str) -> migrations.RunSQL:
-    return migrations.RunSQL(f'DROP INDEX IF EXISTS "{name}"', migrations.RunSQL.noop)
+from core.migration_ops import drop_like_copy, foreign_key_without_index
 
 
 class Migration(migrations.Migration):
@@ -29,11 +15,13 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(model_name="walletentry", name="wallet", field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="wallet.wallet")),
-            ],
-            database_operations=[drop_index("wallet_walletentry_wallet_id_a011d2cc", "wallet_walletentry", "wallet_id")],
+        foreign_key_without_index(
+            "walletentry",
+            "wallet",
+            models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="wallet.wallet"),
+            index="wallet_walletentry_wallet_id_a011d2cc",
+            table="wallet_walletentry",
+            column="wallet_id",
         ),
         drop_like_copy("wallet_walletentry_idempotency_key_2375882b_like"),
         drop_like_copy("wallet_walletentry_operation_key_66b19281_like"),
